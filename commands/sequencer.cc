@@ -1,0 +1,385 @@
+#include "commands/sequencer.h"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "commands/decide.h"
+#include "commands/write_state.h"
+
+namespace ledger::commands {
+namespace {
+
+struct Pending {
+  Command command;
+  CommandCallback done;
+};
+
+// How one command of a batch ends, delivered after the batch's write.
+struct Completion {
+  CommandCallback done;
+  // An accepted command's event, the position of the event a repeat replays, or a rejection.
+  std::variant<Event, std::uint64_t, Error> outcome;
+};
+
+struct DecidedBatch {
+  std::uint64_t sequence = 0;
+  AppendBatch append;
+  std::vector<Completion> completions;
+  std::vector<std::string> idempotency_keys;  // Keys this batch records.
+};
+
+struct InFlightKey {
+  Hash fingerprint;
+  std::uint64_t position;
+  std::uint64_t batch_sequence;
+};
+
+Error StorageFailed(const Error& cause) {
+  return MakeError(ErrorKind::kUnavailable, "storage_unavailable",
+                   "the batch holding this command could not be made durable: " + cause.message);
+}
+
+}  // namespace
+
+class Sequencer::Impl {
+ public:
+  Impl(Store& store, Clock& clock, Metrics& metrics, SequencerOptions options)
+      : store_(store),
+        clock_(clock),
+        options_(options),
+        batch_commands_(metrics.GetHistogram("ledger_batch_commands",
+                                             "Commands decided per group-committed batch.",
+                                             SizeBuckets())),
+        commit_seconds_(metrics.GetHistogram(
+            "ledger_commit_seconds", "Latency of one synced WriteBatch (write + fsync).",
+            LatencyBucketsSeconds())),
+        events_appended_(
+            metrics.GetCounter("ledger_events_appended_total", "Events made durable.")),
+        commit_failures_(metrics.GetCounter("ledger_commit_failures_total",
+                                            "Batches whose synced write failed.")) {
+    metrics.SetGaugeFunction("ledger_command_queue_depth", "Commands waiting for the sequencer.",
+                             [this] { return static_cast<double>(QueueDepth()); });
+    metrics.SetGaugeFunction("ledger_head_position", "Position of the last durable event.",
+                             [this] { return static_cast<double>(store_.HeadPosition()); });
+  }
+
+  ~Impl() { Stop(); }
+
+  Status Start() {
+    if (auto loaded = LoadState(); !loaded) return loaded;
+    sequencer_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ledger-sequence");
+      SequencerLoop();
+    });
+    durability_thread_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "ledger-durable");
+      DurabilityLoop();
+    });
+    return Ok();
+  }
+
+  Status Submit(Command command, CommandCallback done) {
+    std::lock_guard lock(queue_mutex_);
+    if (stopping_) {
+      return Fail(ErrorKind::kUnavailable, "shutting_down", "the ledger is shutting down");
+    }
+    if (queue_.size() >= options_.queue_depth_max) {
+      return Fail(ErrorKind::kOverloaded, "overloaded",
+                  "the command queue is full (" + std::to_string(options_.queue_depth_max) +
+                      " commands); retry later");
+    }
+    queue_.push_back(Pending{std::move(command), std::move(done)});
+    if (queue_.size() == 1) queue_ready_.notify_one();
+    return Ok();
+  }
+
+  void Stop() {
+    {
+      std::lock_guard lock(queue_mutex_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    queue_ready_.notify_all();
+    if (sequencer_thread_.joinable()) sequencer_thread_.join();
+    {
+      std::lock_guard lock(pipe_mutex_);
+      sequencer_done_ = true;
+    }
+    pipe_changed_.notify_all();
+    if (durability_thread_.joinable()) durability_thread_.join();
+  }
+
+  std::size_t QueueDepth() const {
+    std::lock_guard lock(queue_mutex_);
+    return queue_.size();
+  }
+
+ private:
+  Status LoadState() {
+    state_.Clear();
+    in_flight_keys_.clear();
+    auto status = store_.ForEachState(
+        [this](std::string_view key, std::string_view value) { return state_.Load(key, value); });
+    if (!status) return status;
+    std::vector<std::pair<std::string, std::string>> ignored;
+    state_.TakeDirty(&ignored);
+    decided_position_ = store_.HeadPosition();
+    decided_hash_ = store_.HeadHash();
+    return Ok();
+  }
+
+  // --- Sequencer thread -----------------------------------------------------------------------
+
+  void SequencerLoop() {
+    std::deque<Pending> taken;
+    while (true) {
+      {
+        std::unique_lock lock(queue_mutex_);
+        queue_ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // Stopping and drained.
+        taken.swap(queue_);
+      }
+      while (!taken.empty()) {
+        WaitForPipeSpace();
+        RecoverIfFailed();
+        PushBatch(DecideBatch(taken));
+      }
+    }
+  }
+
+  void WaitForPipeSpace() {
+    std::unique_lock lock(pipe_mutex_);
+    pipe_changed_.wait(lock, [&] { return pipe_.size() < kBatchesInFlightMax; });
+    PurgeDurableKeys(durable_sequence_);
+  }
+
+  // After a failed write the in-memory state may be ahead of the disk: wait until nothing is in
+  // flight, then reload it from the store (TigerBeetle's habit: the disk is the truth).
+  void RecoverIfFailed() {
+    std::unique_lock lock(pipe_mutex_);
+    if (!failed_) return;
+    pipe_changed_.wait(lock, [&] { return pipe_.empty(); });
+    auto status = LoadState();
+    LEDGER_ASSERT(status.has_value());
+    failed_ = false;
+  }
+
+  void PurgeDurableKeys(std::uint64_t durable_sequence) {
+    while (!key_order_.empty() && key_order_.front().first <= durable_sequence) {
+      auto it = in_flight_keys_.find(key_order_.front().second);
+      if (it != in_flight_keys_.end() && it->second.batch_sequence <= durable_sequence) {
+        in_flight_keys_.erase(it);
+      }
+      key_order_.pop_front();
+    }
+  }
+
+  std::unique_ptr<DecidedBatch> DecideBatch(std::deque<Pending>& taken) {
+    auto batch = std::make_unique<DecidedBatch>(
+        DecidedBatch{++batch_sequence_, store_.NewBatch(decided_position_, decided_hash_), {}, {}});
+    const TimestampUs now_us = clock_.NowUs();
+    const std::size_t count = std::min(taken.size(), options_.batch_commands_max);
+    batch->completions.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      DecideOne(std::move(taken.front()), now_us, *batch);
+      taken.pop_front();
+    }
+    state_.TakeDirty(&dirty_);
+    for (const auto& [key, value] : dirty_) batch->append.PutState(key, value);
+    dirty_.clear();
+    decided_position_ = batch->append.LastPosition();
+    decided_hash_ = batch->append.LastHash();
+    batch_commands_.Observe(static_cast<double>(count));
+    return batch;
+  }
+
+  void DecideOne(Pending pending, TimestampUs now_us, DecidedBatch& batch) {
+    std::string key = IdempotencyKey(pending.command);
+    Hash fingerprint{};
+    if (!key.empty()) {
+      fingerprint = Fingerprint(pending.command);
+      auto earlier = FindEarlier(key);
+      if (!earlier) {
+        batch.completions.push_back({std::move(pending.done), earlier.error()});
+        return;
+      }
+      if (earlier->has_value()) {
+        if ((*earlier)->fingerprint != fingerprint) {
+          batch.completions.push_back(
+              {std::move(pending.done),
+               MakeError(ErrorKind::kConflict, "idempotency_conflict",
+                         "idempotency key '" + key + "' was already used for a different "
+                         "command (event " + std::to_string((*earlier)->position) + ")")});
+        } else {
+          batch.completions.push_back({std::move(pending.done), (*earlier)->position});
+        }
+        return;
+      }
+    }
+    auto decision = Decide(state_, pending.command, now_us);
+    if (!decision) {
+      batch.completions.push_back({std::move(pending.done), std::move(decision.error())});
+      return;
+    }
+    Event event = MakeEvent(std::move(*decision), pending.command.context, key, now_us,
+                            batch.append.LastPosition() + 1);
+    batch.append.AddEvent(event, fingerprint);
+    state_.Apply(event);
+    if (!key.empty()) {
+      in_flight_keys_[key] = InFlightKey{fingerprint, event.envelope.position, batch.sequence};
+      key_order_.emplace_back(batch.sequence, key);
+    }
+    batch.completions.push_back({std::move(pending.done), std::move(event)});
+  }
+
+  // The earlier command recorded under `key`, if any: in flight first, then on disk.
+  Result<std::optional<IdempotencyRecord>> FindEarlier(const std::string& key) {
+    if (auto it = in_flight_keys_.find(key); it != in_flight_keys_.end()) {
+      return std::optional<IdempotencyRecord>(
+          IdempotencyRecord{it->second.fingerprint, it->second.position});
+    }
+    return store_.GetIdempotency(key);
+  }
+
+  Event MakeEvent(Decision decision, const CommandContext& context, const std::string& key,
+                  TimestampUs now_us, std::uint64_t position) {
+    Event event;
+    Envelope& envelope = event.envelope;
+    envelope.position = position;
+    envelope.stream_version = state_.StreamVersion(decision.stream) + 1;
+    envelope.stream = std::move(decision.stream);
+    envelope.type = PayloadType(decision.payload);
+    envelope.recorded_at_us = now_us;
+    envelope.client_id = context.client_id;
+    envelope.idempotency_key = key;
+    envelope.correlation_id = context.correlation_id;
+    envelope.causation_id = context.causation_id;
+    event.postings = std::move(decision.postings);
+    event.payload = std::move(decision.payload);
+    return event;
+  }
+
+  void PushBatch(std::unique_ptr<DecidedBatch> batch) {
+    {
+      std::lock_guard lock(pipe_mutex_);
+      pipe_.push_back(std::move(batch));
+    }
+    pipe_changed_.notify_all();
+  }
+
+  // --- Durability thread ----------------------------------------------------------------------
+
+  void DurabilityLoop() {
+    while (true) {
+      std::unique_ptr<DecidedBatch> batch;
+      bool failed = false;
+      {
+        std::unique_lock lock(pipe_mutex_);
+        pipe_changed_.wait(lock, [&] { return sequencer_done_ || !pipe_.empty(); });
+        if (pipe_.empty()) return;
+        batch = std::move(pipe_.front());
+        failed = failed_;
+      }
+      Status written = failed ? Status(std::unexpected(MakeError(
+                                    ErrorKind::kUnavailable, "storage_unavailable",
+                                    "an earlier batch failed to write")))
+                              : Write(*batch);
+      if (!written) {
+        commit_failures_.Add();
+        std::lock_guard lock(pipe_mutex_);
+        failed_ = true;
+      }
+      Complete(*batch, written);
+      {
+        std::lock_guard lock(pipe_mutex_);
+        pipe_.pop_front();
+        durable_sequence_ = batch->sequence;
+      }
+      pipe_changed_.notify_all();
+    }
+  }
+
+  Status Write(DecidedBatch& batch) {
+    if (batch.append.EventCount() == 0) return Ok();
+    auto started = std::chrono::steady_clock::now();
+    Status status = store_.Commit(batch.append);
+    commit_seconds_.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (status) events_appended_.Add(batch.append.EventCount());
+    return status;
+  }
+
+  void Complete(DecidedBatch& batch, const Status& written) {
+    for (Completion& completion : batch.completions) {
+      // Rejections fail too: they were decided on state that never became durable.
+      if (!written) {
+        completion.done(std::unexpected(StorageFailed(written.error())));
+        continue;
+      }
+      if (auto* event = std::get_if<Event>(&completion.outcome)) {
+        completion.done(CommandOutcome{false, std::move(*event)});
+      } else if (auto* position = std::get_if<std::uint64_t>(&completion.outcome)) {
+        auto stored = store_.Read(*position);
+        if (stored) {
+          completion.done(CommandOutcome{true, std::move(stored->event)});
+        } else {
+          completion.done(std::unexpected(stored.error()));
+        }
+      } else {
+        completion.done(std::unexpected(std::move(std::get<Error>(completion.outcome))));
+      }
+    }
+  }
+
+  Store& store_;
+  Clock& clock_;
+  SequencerOptions options_;
+  Histogram& batch_commands_;
+  Histogram& commit_seconds_;
+  Counter& events_appended_;
+  Counter& commit_failures_;
+
+  // Sequencer thread only.
+  WriteState state_;
+  std::uint64_t decided_position_ = 0;
+  Hash decided_hash_{};
+  std::uint64_t batch_sequence_ = 0;
+  std::unordered_map<std::string, InFlightKey> in_flight_keys_;
+  std::deque<std::pair<std::uint64_t, std::string>> key_order_;
+  std::vector<std::pair<std::string, std::string>> dirty_;
+
+  mutable std::mutex queue_mutex_;
+  std::condition_variable queue_ready_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+
+  std::mutex pipe_mutex_;
+  std::condition_variable pipe_changed_;
+  std::deque<std::unique_ptr<DecidedBatch>> pipe_;
+  std::uint64_t durable_sequence_ = 0;
+  bool failed_ = false;
+  bool sequencer_done_ = false;
+
+  std::thread sequencer_thread_;
+  std::thread durability_thread_;
+};
+
+Sequencer::Sequencer(Store& store, Clock& clock, Metrics& metrics, SequencerOptions options)
+    : impl_(std::make_unique<Impl>(store, clock, metrics, options)) {}
+Sequencer::~Sequencer() = default;
+Status Sequencer::Start() { return impl_->Start(); }
+Status Sequencer::Submit(Command command, CommandCallback done) {
+  return impl_->Submit(std::move(command), std::move(done));
+}
+void Sequencer::Stop() { impl_->Stop(); }
+std::size_t Sequencer::QueueDepth() const { return impl_->QueueDepth(); }
+
+}  // namespace ledger::commands

@@ -1,0 +1,55 @@
+// Every limit of the ledger in one place (TigerBeetle's constants.zig habit).
+// Exceeding one is a clear error for the caller, never a hang or a silent truncation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ledger {
+
+// --- Identifiers -----------------------------------------------------------------------------
+// Accounts, assets, order ids, campaign ids and other business ids.
+inline constexpr std::size_t kIdBytesMax = 128;
+inline constexpr std::size_t kIdempotencyKeyBytesMax = 128;
+inline constexpr std::size_t kClientIdBytesMax = 64;
+inline constexpr std::size_t kCorrelationIdBytesMax = 128;
+// Free text: reasons, refs, memos.
+inline constexpr std::size_t kTextBytesMax = 512;
+inline constexpr std::size_t kMetadataEntriesMax = 16;
+inline constexpr std::size_t kMetadataKeyBytesMax = 64;
+inline constexpr std::size_t kMetadataValueBytesMax = 256;
+
+// --- Commands --------------------------------------------------------------------------------
+inline constexpr std::size_t kTransferPostingsMax = 64;
+inline constexpr std::size_t kSettlementSplitsMax = 16;
+inline constexpr std::int64_t kBasisPointsMax = 10'000;
+
+// --- Write path ------------------------------------------------------------------------------
+// Commands waiting for the sequencer. A full queue answers 503 overloaded at once.
+inline constexpr std::size_t kCommandQueueDepthMax = 65'536;
+// Commands decided together and made durable in one synced WriteBatch (group commit).
+inline constexpr std::size_t kBatchCommandsMax = 4'096;
+// Batches decided but not yet durable (the sequencer decides batch N+1 while N syncs).
+inline constexpr std::size_t kBatchesInFlightMax = 2;
+// Retry-After seconds suggested to clients that hit a full queue.
+inline constexpr int kOverloadRetryAfterSeconds = 1;
+
+// --- Read path -------------------------------------------------------------------------------
+inline constexpr std::size_t kEventsPageMax = 1'000;
+inline constexpr std::size_t kEventsPageDefault = 100;
+// One stored event may not exceed this (an event is small; a huge one is a bug or an attack).
+inline constexpr std::size_t kEventBytesMax = 64 * 1024;
+
+// --- HTTP ------------------------------------------------------------------------------------
+inline constexpr std::size_t kHttpBodyBytesMax = 64 * 1024;
+inline constexpr std::size_t kHttpHeaderBytesMax = 8 * 1024;
+inline constexpr std::size_t kHttpTargetBytesMax = 2 * 1024;
+inline constexpr std::size_t kJsonDepthMax = 16;
+inline constexpr std::size_t kHttpConnectionsMax = 4'096;
+inline constexpr int kHttpIdleTimeoutSeconds = 60;
+inline constexpr int kHttpReadTimeoutSeconds = 30;
+
+// --- Auth ------------------------------------------------------------------------------------
+inline constexpr std::size_t kAuthClientsMax = 10'000;
+
+}  // namespace ledger

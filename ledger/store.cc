@@ -1,0 +1,390 @@
+#include "ledger/store.h"
+
+#include <chrono>
+#include <cstring>
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+
+#include "ledger/event_codec.h"
+#include "ledger/limits.h"
+
+namespace ledger {
+namespace {
+
+constexpr char kEventsFamily[] = "events";
+constexpr char kStreamsFamily[] = "streams";
+constexpr char kIdempotencyFamily[] = "idempotency";
+constexpr char kStateFamily[] = "state";
+constexpr char kMetaFamily[] = "meta";
+constexpr char kHeadKey[] = "head";
+constexpr std::size_t kHashBytes = 32;
+
+Error StorageError(const rocksdb::Status& status, std::string_view what) {
+  return MakeError(ErrorKind::kUnavailable, "storage_unavailable",
+                   std::string(what) + ": " + status.ToString());
+}
+
+Error CorruptionAt(std::uint64_t position, std::string_view what) {
+  return MakeError(ErrorKind::kCorruption, "corruption",
+                   "event " + std::to_string(position) + ": " + std::string(what));
+}
+
+rocksdb::ColumnFamilyOptions FamilyOptions(std::string_view name,
+                                           const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions options;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  const bool point_lookups = name == kIdempotencyFamily || name == kStateFamily;
+  if (point_lookups) {
+    // Idempotency misses are the common case on the write path: a bloom filter answers them
+    // without touching data blocks.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+    table.cache_index_and_filter_blocks = false;
+  }
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  options.write_buffer_size = name == kEventsFamily ? (128u << 20) : (64u << 20);
+  options.max_write_buffer_number = 4;
+  options.level_compaction_dynamic_level_bytes = true;
+  return options;
+}
+
+std::string Key64(std::uint64_t value) {
+  std::string key;
+  AppendBigEndian64(value, &key);
+  return key;
+}
+
+std::string StreamKey(std::string_view stream, std::uint64_t version) {
+  std::string key;
+  key.reserve(stream.size() + 9);
+  key.append(stream);
+  key.push_back('\0');
+  AppendBigEndian64(version, &key);
+  return key;
+}
+
+// Splits a stored events-CF value into its hash and its canonical bytes, and checks the hash.
+Result<StoredEvent> DecodeStored(std::uint64_t position, std::string_view value) {
+  if (value.size() <= kHashBytes) return std::unexpected(CorruptionAt(position, "value too short"));
+  Hash stored_hash;
+  std::memcpy(stored_hash.data(), value.data(), kHashBytes);
+  std::string_view bytes = value.substr(kHashBytes);
+  auto event = DecodeEvent(bytes, stored_hash);
+  if (!event) return std::unexpected(CorruptionAt(position, event.error().message));
+  if (event->envelope.position != position) {
+    return std::unexpected(CorruptionAt(position, "stored under the key of another position (" +
+                                                      std::to_string(event->envelope.position) +
+                                                      ")"));
+  }
+  if (ChainHash(event->envelope.prev_hash, bytes) != stored_hash) {
+    return std::unexpected(CorruptionAt(position, "hash does not match its bytes"));
+  }
+  return StoredEvent{std::move(*event), std::string(bytes)};
+}
+
+}  // namespace
+
+void AppendBigEndian64(std::uint64_t value, std::string* out) {
+  char bytes[8];
+  for (int i = 7; i >= 0; --i) {
+    bytes[i] = static_cast<char>(value & 0xFF);
+    value >>= 8;
+  }
+  out->append(bytes, 8);
+}
+
+std::uint64_t ReadBigEndian64(const char* bytes) {
+  std::uint64_t value = 0;
+  for (int i = 0; i < 8; ++i) value = value << 8 | static_cast<std::uint8_t>(bytes[i]);
+  return value;
+}
+
+// --- AppendBatch ------------------------------------------------------------------------------
+
+AppendBatch::AppendBatch(std::uint64_t head_position, const Hash& head_hash,
+                         rocksdb::ColumnFamilyHandle* events, rocksdb::ColumnFamilyHandle* streams,
+                         rocksdb::ColumnFamilyHandle* idempotency,
+                         rocksdb::ColumnFamilyHandle* state)
+    : last_position_(head_position),
+      last_hash_(head_hash),
+      events_(events),
+      streams_(streams),
+      idempotency_(idempotency),
+      state_(state) {}
+
+void AppendBatch::AddEvent(Event& event, const Hash& fingerprint) {
+  Envelope& envelope = event.envelope;
+  LEDGER_ASSERT(envelope.position == last_position_ + 1);
+  envelope.prev_hash = last_hash_;
+  scratch_value_.assign(kHashBytes, '\0');
+  EncodeEvent(event, &scratch_value_);
+  std::string_view bytes(scratch_value_.data() + kHashBytes, scratch_value_.size() - kHashBytes);
+  LEDGER_ASSERT(bytes.size() <= kEventBytesMax);
+  envelope.hash = ChainHash(envelope.prev_hash, bytes);
+  std::memcpy(scratch_value_.data(), envelope.hash.data(), kHashBytes);
+
+  scratch_key_.clear();
+  AppendBigEndian64(envelope.position, &scratch_key_);
+  LEDGER_ASSERT(batch_.Put(events_, scratch_key_, scratch_value_).ok());
+
+  std::string stream_key = StreamKey(envelope.stream, envelope.stream_version);
+  LEDGER_ASSERT(batch_.Put(streams_, stream_key, scratch_key_).ok());
+
+  if (!envelope.idempotency_key.empty()) {
+    std::string record(reinterpret_cast<const char*>(fingerprint.data()), fingerprint.size());
+    AppendBigEndian64(envelope.position, &record);
+    LEDGER_ASSERT(batch_.Put(idempotency_, envelope.idempotency_key, record).ok());
+  }
+  last_position_ = envelope.position;
+  last_hash_ = envelope.hash;
+  ++event_count_;
+}
+
+void AppendBatch::PutState(std::string_view key, std::string_view value) {
+  LEDGER_ASSERT(batch_.Put(state_, key, value).ok());
+}
+
+// --- Store ------------------------------------------------------------------------------------
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  std::unique_ptr<Store> store(new Store());
+  store->path_ = options.path;
+  store->read_only_ = options.read_only;
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = !options.read_only;
+  db_options.create_missing_column_families = !options.read_only;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1 << 20;
+  db_options.max_total_wal_size = 512u << 20;
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, kEventsFamily,
+                                    kStreamsFamily, kIdempotencyFamily, kStateFamily,
+                                    kMetaFamily};
+  for (const auto& extra : options.extra_column_families) names.push_back(extra);
+  // RocksDB must open every existing column family; keep ones we do not know about too.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, options.path, &existing).ok()) {
+    for (const auto& name : existing) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : names) descriptors.emplace_back(name, FamilyOptions(name, cache));
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status status =
+      options.read_only
+          ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors,
+                                         &store->cf_handles_, &raw)
+          : rocksdb::DB::Open(db_options, options.path, descriptors, &store->cf_handles_, &raw);
+  if (!status.ok()) return std::unexpected(StorageError(status, "opening " + options.path));
+  store->db_.reset(raw);
+  store->cf_names_ = names;
+  store->events_ = store->ColumnFamily(kEventsFamily);
+  store->streams_ = store->ColumnFamily(kStreamsFamily);
+  store->idempotency_ = store->ColumnFamily(kIdempotencyFamily);
+  store->state_ = store->ColumnFamily(kStateFamily);
+  store->meta_ = store->ColumnFamily(kMetaFamily);
+  if (auto loaded = store->LoadHead(); !loaded) return std::unexpected(loaded.error());
+  return store;
+}
+
+Store::~Store() {
+  if (!db_) return;
+  for (auto* handle : cf_handles_) {
+    (void)db_->DestroyColumnFamilyHandle(handle);
+  }
+  (void)db_->Close();
+}
+
+rocksdb::ColumnFamilyHandle* Store::ColumnFamily(std::string_view name) const {
+  for (std::size_t i = 0; i < cf_names_.size(); ++i) {
+    if (cf_names_[i] == name) return cf_handles_[i];
+  }
+  return nullptr;
+}
+
+Status Store::LoadHead() {
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), meta_, kHeadKey, &value);
+  std::uint64_t meta_position = 0;
+  Hash meta_hash{};
+  if (status.ok()) {
+    if (value.size() != 8 + kHashBytes) {
+      return Fail(ErrorKind::kCorruption, "corruption", "meta head record has a bad size");
+    }
+    meta_position = ReadBigEndian64(value.data());
+    std::memcpy(meta_hash.data(), value.data() + 8, kHashBytes);
+  } else if (!status.IsNotFound()) {
+    return std::unexpected(StorageError(status, "reading the head"));
+  }
+  // The head in meta and the last stored event are written in the same batch: they must agree.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
+  it->SeekToLast();
+  if (!it->status().ok()) return std::unexpected(StorageError(it->status(), "reading the log"));
+  std::uint64_t last_position = 0;
+  if (it->Valid()) {
+    if (it->key().size() != 8) {
+      return Fail(ErrorKind::kCorruption, "corruption", "event key is not 8 bytes");
+    }
+    last_position = ReadBigEndian64(it->key().data());
+    auto last = DecodeStored(last_position, it->value().ToStringView());
+    if (!last) return std::unexpected(last.error());
+    if (last->event.envelope.hash != meta_hash) {
+      return Fail(ErrorKind::kCorruption, "corruption",
+                  "the head hash in meta differs from the last event's hash");
+    }
+  }
+  if (last_position != meta_position) {
+    return Fail(ErrorKind::kCorruption, "corruption",
+                "meta head position " + std::to_string(meta_position) +
+                    " differs from the last stored event " + std::to_string(last_position));
+  }
+  std::lock_guard lock(head_mutex_);
+  head_hash_ = meta_hash;
+  head_position_.store(meta_position, std::memory_order_release);
+  return Ok();
+}
+
+Hash Store::HeadHash() const {
+  std::lock_guard lock(head_mutex_);
+  return head_hash_;
+}
+
+AppendBatch Store::NewBatch(std::uint64_t after_position, const Hash& after_hash) {
+  return AppendBatch(after_position, after_hash, events_, streams_, idempotency_, state_);
+}
+
+Status Store::Commit(AppendBatch& batch) {
+  if (read_only_) return Fail(ErrorKind::kInternal, "read_only", "the store is open read-only");
+  if (batch.event_count_ > 0) {
+    std::string head;
+    AppendBigEndian64(batch.last_position_, &head);
+    head.append(reinterpret_cast<const char*>(batch.last_hash_.data()), kHashBytes);
+    LEDGER_ASSERT(batch.batch_.Put(meta_, kHeadKey, head).ok());
+  }
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  rocksdb::Status status = db_->Write(write_options, &batch.batch_);
+  if (!status.ok()) return std::unexpected(StorageError(status, "writing a batch"));
+  if (batch.event_count_ > 0) {
+    std::lock_guard lock(head_mutex_);
+    LEDGER_ASSERT(batch.last_position_ > head_position_.load(std::memory_order_relaxed));
+    head_hash_ = batch.last_hash_;
+    head_position_.store(batch.last_position_, std::memory_order_release);
+  }
+  head_advanced_.notify_all();
+  return Ok();
+}
+
+Result<std::vector<StoredEvent>> Store::ReadFrom(std::uint64_t position, std::size_t limit) const {
+  std::vector<StoredEvent> events;
+  if (position == 0) position = 1;
+  const std::uint64_t head = HeadPosition();
+  if (position > head || limit == 0) return events;
+  Hash expected_prev{};
+  if (position > 1) {
+    auto previous = Read(position - 1);
+    if (!previous) return std::unexpected(previous.error());
+    expected_prev = previous->event.envelope.hash;
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
+  std::uint64_t expected = position;
+  for (it->Seek(Key64(position)); it->Valid() && expected <= head && events.size() < limit;
+       it->Next(), ++expected) {
+    if (it->key().size() != 8 || ReadBigEndian64(it->key().data()) != expected) {
+      return std::unexpected(CorruptionAt(expected, "missing from the log (gap)"));
+    }
+    auto stored = DecodeStored(expected, it->value().ToStringView());
+    if (!stored) return std::unexpected(stored.error());
+    if (stored->event.envelope.prev_hash != expected_prev) {
+      return std::unexpected(CorruptionAt(expected, "prev_hash does not link to the event before"));
+    }
+    expected_prev = stored->event.envelope.hash;
+    events.push_back(std::move(*stored));
+  }
+  if (!it->status().ok()) return std::unexpected(StorageError(it->status(), "reading the log"));
+  if (events.size() < limit && expected <= head) {
+    return std::unexpected(CorruptionAt(expected, "missing from the log (gap)"));
+  }
+  return events;
+}
+
+Result<StoredEvent> Store::Read(std::uint64_t position) const {
+  if (position == 0 || position > HeadPosition()) {
+    return Fail(ErrorKind::kNotFound, "event_not_found",
+                "no event at position " + std::to_string(position));
+  }
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), events_, Key64(position), &value);
+  if (status.IsNotFound()) return std::unexpected(CorruptionAt(position, "missing from the log"));
+  if (!status.ok()) return std::unexpected(StorageError(status, "reading an event"));
+  return DecodeStored(position, value);
+}
+
+Result<std::vector<StoredEvent>> Store::ReadStream(std::string_view stream,
+                                                   std::uint64_t from_version,
+                                                   std::size_t limit) const {
+  std::vector<StoredEvent> events;
+  std::string prefix(stream);
+  prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  const std::uint64_t head = HeadPosition();
+  for (it->Seek(StreamKey(stream, from_version)); it->Valid() && events.size() < limit;
+       it->Next()) {
+    if (!it->key().starts_with(prefix) || it->key().size() != prefix.size() + 8) break;
+    if (it->value().size() != 8) {
+      return Fail(ErrorKind::kCorruption, "corruption", "stream index entry is not 8 bytes");
+    }
+    std::uint64_t position = ReadBigEndian64(it->value().data());
+    if (position > head) break;
+    auto stored = Read(position);
+    if (!stored) return std::unexpected(stored.error());
+    if (stored->event.envelope.stream != stream) {
+      return std::unexpected(CorruptionAt(position, "stream index points at another stream"));
+    }
+    events.push_back(std::move(*stored));
+  }
+  if (!it->status().ok()) return std::unexpected(StorageError(it->status(), "reading a stream"));
+  return events;
+}
+
+Result<std::optional<IdempotencyRecord>> Store::GetIdempotency(std::string_view key) const {
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), idempotency_, key, &value);
+  if (status.IsNotFound()) return std::optional<IdempotencyRecord>();
+  if (!status.ok()) return std::unexpected(StorageError(status, "reading an idempotency key"));
+  if (value.size() != kHashBytes + 8) {
+    return Fail(ErrorKind::kCorruption, "corruption", "idempotency record has a bad size");
+  }
+  IdempotencyRecord record;
+  std::memcpy(record.fingerprint.data(), value.data(), kHashBytes);
+  record.position = ReadBigEndian64(value.data() + kHashBytes);
+  return std::optional<IdempotencyRecord>(record);
+}
+
+Status Store::ForEachState(
+    const std::function<Status(std::string_view key, std::string_view value)>& visit) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), state_));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (auto status = visit(it->key().ToStringView(), it->value().ToStringView()); !status) {
+      return status;
+    }
+  }
+  if (!it->status().ok()) return std::unexpected(StorageError(it->status(), "reading state"));
+  return Ok();
+}
+
+std::uint64_t Store::WaitForHeadAbove(std::uint64_t position, std::int64_t timeout_us) const {
+  std::unique_lock lock(head_mutex_);
+  head_advanced_.wait_for(lock, std::chrono::microseconds(timeout_us), [&] {
+    return head_position_.load(std::memory_order_acquire) > position;
+  });
+  return head_position_.load(std::memory_order_acquire);
+}
+
+}  // namespace ledger

@@ -1,0 +1,154 @@
+// The RocksDB event log and the write-side tables, in one database with one column family each:
+//   events       BE64(position) -> hash(32) || canonical event bytes (see event_codec.h)
+//   streams      stream || 0x00 || BE64(stream_version) -> BE64(position)
+//   idempotency  key -> fingerprint(32) || BE64(position)
+//   state        write-side entities (commands/write_state.h owns the format)
+//   meta         "head" -> BE64(head position) || head hash(32)
+// plus column families that projections register (see projections/). Everything one batch of
+// commands produces is written in ONE WriteBatch with sync=true.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "ledger/event.h"
+#include "ledger/status.h"
+
+namespace ledger {
+
+// An event as read from the log, with the exact stored bytes it was hashed over.
+struct StoredEvent {
+  Event event;
+  std::string bytes;  // Canonical single-segment Cap'n Proto message, hash unset.
+};
+
+struct IdempotencyRecord {
+  Hash fingerprint{};
+  std::uint64_t position = 0;
+};
+
+struct StoreOptions {
+  std::string path;
+  // Open read-only (audits of a stopped data dir). Writes fail with kInternal.
+  bool read_only = false;
+  // Extra column families the caller owns (projections). Created if missing.
+  std::vector<std::string> extra_column_families;
+  // Block cache for reads, bytes.
+  std::size_t block_cache_bytes = 256ull << 20;
+};
+
+// Events one commit appends, plus the write-side changes that go with them.
+class AppendBatch {
+ public:
+  // Appends `event`: fills in prev_hash and hash (chaining from the previous event of this batch
+  // or the store's head), writes it, its stream index entry and, if `idempotency_key` is not
+  // empty, its idempotency record. The event's position must be the next one.
+  void AddEvent(Event& event, const Hash& fingerprint);
+  // A write-side state entry (commands/ owns keys and values).
+  void PutState(std::string_view key, std::string_view value);
+  [[nodiscard]] std::size_t EventCount() const { return event_count_; }
+  [[nodiscard]] std::uint64_t LastPosition() const { return last_position_; }
+  [[nodiscard]] const Hash& LastHash() const { return last_hash_; }
+  [[nodiscard]] std::size_t ByteSize() const { return batch_.GetDataSize(); }
+
+ private:
+  friend class Store;
+  AppendBatch(std::uint64_t head_position, const Hash& head_hash,
+              rocksdb::ColumnFamilyHandle* events, rocksdb::ColumnFamilyHandle* streams,
+              rocksdb::ColumnFamilyHandle* idempotency, rocksdb::ColumnFamilyHandle* state);
+
+  rocksdb::WriteBatch batch_;
+  std::uint64_t last_position_;
+  Hash last_hash_;
+  std::size_t event_count_ = 0;
+  std::string scratch_key_;
+  std::string scratch_value_;
+  rocksdb::ColumnFamilyHandle* events_;
+  rocksdb::ColumnFamilyHandle* streams_;
+  rocksdb::ColumnFamilyHandle* idempotency_;
+  rocksdb::ColumnFamilyHandle* state_;
+};
+
+class Store {
+ public:
+  // Opens (creating if missing, unless read-only) the database at options.path and checks that
+  // the head recorded in meta matches the last stored event.
+  [[nodiscard]] static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // --- Writing (one writer thread at a time) ------------------------------------------------
+  // A batch that continues from `after_position`/`after_hash`: normally the head, or the last
+  // position of a batch not yet committed (pipelining).
+  [[nodiscard]] AppendBatch NewBatch(std::uint64_t after_position, const Hash& after_hash);
+  // Writes the batch with sync=true, then publishes the new head. kUnavailable on an I/O error
+  // (e.g. disk full): nothing of the batch is visible then.
+  [[nodiscard]] Status Commit(AppendBatch& batch);
+
+  // --- Reading (any thread) ------------------------------------------------------------------
+  [[nodiscard]] std::uint64_t HeadPosition() const {
+    return head_position_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] Hash HeadHash() const;
+  // Up to `limit` events from `position` onward, in order, each checked: its stored hash is
+  // SHA-256(prev_hash || bytes), and each links to the one before it.
+  [[nodiscard]] Result<std::vector<StoredEvent>> ReadFrom(std::uint64_t position,
+                                                          std::size_t limit) const;
+  // One event (kNotFound past the head), its hash checked.
+  [[nodiscard]] Result<StoredEvent> Read(std::uint64_t position) const;
+  // Up to `limit` events of `stream` with stream_version >= from_version.
+  [[nodiscard]] Result<std::vector<StoredEvent>> ReadStream(std::string_view stream,
+                                                            std::uint64_t from_version,
+                                                            std::size_t limit) const;
+  [[nodiscard]] Result<std::optional<IdempotencyRecord>> GetIdempotency(
+      std::string_view key) const;
+  // Calls `visit` for every write-side state entry, in key order.
+  [[nodiscard]] Status ForEachState(
+      const std::function<Status(std::string_view key, std::string_view value)>& visit) const;
+
+  // Blocks until the head passes `position` or `timeout_us` elapses; returns the head.
+  std::uint64_t WaitForHeadAbove(std::uint64_t position, std::int64_t timeout_us) const;
+
+  [[nodiscard]] rocksdb::DB* db() const { return db_.get(); }
+  // A column family by name (the fixed ones or an extra one); nullptr if unknown.
+  [[nodiscard]] rocksdb::ColumnFamilyHandle* ColumnFamily(std::string_view name) const;
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  Store() = default;
+  [[nodiscard]] Status LoadHead();
+
+  std::string path_;
+  bool read_only_ = false;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<std::string> cf_names_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cf_handles_;
+  rocksdb::ColumnFamilyHandle* events_ = nullptr;
+  rocksdb::ColumnFamilyHandle* streams_ = nullptr;
+  rocksdb::ColumnFamilyHandle* idempotency_ = nullptr;
+  rocksdb::ColumnFamilyHandle* state_ = nullptr;
+  rocksdb::ColumnFamilyHandle* meta_ = nullptr;
+
+  std::atomic<std::uint64_t> head_position_{0};
+  mutable std::mutex head_mutex_;
+  mutable std::condition_variable head_advanced_;
+  Hash head_hash_{};  // Guarded by head_mutex_.
+};
+
+// Big-endian fixed-width encodings used in keys (so byte order is numeric order).
+void AppendBigEndian64(std::uint64_t value, std::string* out);
+[[nodiscard]] std::uint64_t ReadBigEndian64(const char* bytes);
+
+}  // namespace ledger

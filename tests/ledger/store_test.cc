@@ -1,0 +1,170 @@
+#include "ledger/store.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+
+#include "ledger/event_codec.h"
+#include "tests/support/temp_dir.h"
+
+namespace ledger {
+namespace {
+
+Event MakeEvent(std::uint64_t position, std::string account, std::int64_t amount) {
+  Event event;
+  event.envelope.position = position;
+  event.envelope.stream = "account/" + account;
+  event.envelope.stream_version = 1;
+  event.envelope.type = EventType::kAssetChanged;
+  event.envelope.recorded_at_us = 1'700'000'000'000'000 + static_cast<std::int64_t>(position);
+  event.envelope.client_id = "tester";
+  event.envelope.idempotency_key = "key/tester/" + std::to_string(position);
+  event.postings.push_back(Posting{"external:bank", account, "CNY", amount});
+  event.payload = AssetChanged{account, "CNY", amount, "external:bank", "bank", "deposit", "r1"};
+  return event;
+}
+
+std::unique_ptr<Store> OpenStore(const std::string& path) {
+  auto store = Store::Open(StoreOptions{.path = path});
+  EXPECT_TRUE(store.has_value()) << (store ? "" : store.error().message);
+  return std::move(*store);
+}
+
+// Appends `count` events in one committed batch and returns their hashes.
+void AppendEvents(Store& store, int count) {
+  AppendBatch batch = store.NewBatch(store.HeadPosition(), store.HeadHash());
+  for (int i = 0; i < count; ++i) {
+    Event event = MakeEvent(store.HeadPosition() + static_cast<std::uint64_t>(i) + 1,
+                            "user:" + std::to_string(i), 100 + i);
+    batch.AddEvent(event, Sha256("fingerprint"));
+  }
+  ASSERT_TRUE(store.Commit(batch).has_value());
+}
+
+TEST(EventCodecTest, RoundTripsEveryPayload) {
+  std::vector<Payload> payloads = {
+      AccountOpened{"user:1", true, false, {{"tier", "gold"}}},
+      AssetChanged{"user:1", "CNY", -5, "external:x", "x", "why", "ref"},
+      Transferred{"ref", {{"a", "b"}}},
+      OrderSettled{"o1", "merchant:1", "user:1", "CNY", 10000,
+                   {{"host:1", "host_commission", 1000, 1000}, {"merchant:1", "merchant", 9000, -1}},
+                   42},
+      OrderRefunded{"o1", "r1", "merchant:1", "user:1", "CNY", 100, 100,
+                    {{"host:1", "host_commission", 10, 1000}}},
+      MerchantPaidOut{"p1", "merchant:1", "CNY", 9000, "6222"},
+      CampaignCreated{"c1", CampaignKind::kBalance, "CNY", 500, 10, 1, 1, 2, "external:mkt", "ops"},
+      VoucherGranted{"c1", "g1", "user:1", "CNY", 500},
+      VoucherRedeemed{"c1", "d1", "user:1", "o9", "CNY", 500}};
+  for (const Payload& payload : payloads) {
+    Event event = MakeEvent(7, "user:1", 5);
+    event.payload = payload;
+    event.envelope.type = PayloadType(payload);
+    event.envelope.hash = Sha256("h");
+    std::string bytes;
+    EncodeEvent(event, &bytes);
+    auto decoded = DecodeEvent(bytes, event.envelope.hash);
+    ASSERT_TRUE(decoded.has_value()) << decoded.error().message;
+    EXPECT_EQ(*decoded, event) << EventTypeName(event.envelope.type);
+    std::string again;
+    EncodeEvent(*decoded, &again);
+    EXPECT_EQ(again, bytes) << "canonical encoding must be deterministic";
+  }
+}
+
+TEST(EventCodecTest, RejectsGarbageWithoutCrashing) {
+  Hash hash{};
+  EXPECT_FALSE(DecodeEvent("", hash).has_value());
+  EXPECT_FALSE(DecodeEvent(std::string(16, '\xff'), hash).has_value());
+  std::string bytes;
+  EncodeEvent(MakeEvent(1, "user:1", 5), &bytes);
+  for (std::size_t i = 0; i < bytes.size(); i += 3) {
+    std::string flipped = bytes;
+    flipped[i] = static_cast<char>(flipped[i] ^ 0x5a);
+    (void)DecodeEvent(flipped, hash);  // Must not crash; may or may not decode.
+  }
+  EXPECT_EQ(DecodeEvent(bytes + std::string(8, '\0'), hash).error().code, "corruption");
+}
+
+TEST(StoreTest, AppendsReadsAndChainsAcrossRestart) {
+  testing::TempDir dir;
+  Hash head_before_restart;
+  {
+    auto store = OpenStore(dir.path());
+    EXPECT_EQ(store->HeadPosition(), 0u);
+    AppendEvents(*store, 3);
+    AppendEvents(*store, 2);
+    EXPECT_EQ(store->HeadPosition(), 5u);
+    head_before_restart = store->HeadHash();
+  }
+  auto store = OpenStore(dir.path());
+  EXPECT_EQ(store->HeadPosition(), 5u);
+  EXPECT_EQ(store->HeadHash(), head_before_restart);
+  AppendEvents(*store, 1);
+  auto events = store->ReadFrom(1, 100);
+  ASSERT_TRUE(events.has_value()) << events.error().message;
+  ASSERT_EQ(events->size(), 6u);
+  Hash prev{};
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    const Event& event = (*events)[i].event;
+    EXPECT_EQ(event.envelope.position, i + 1);
+    EXPECT_EQ(event.envelope.prev_hash, prev);
+    EXPECT_EQ(ChainHash(prev, (*events)[i].bytes), event.envelope.hash);
+    prev = event.envelope.hash;
+  }
+  EXPECT_EQ((*events)[5].event.envelope.prev_hash, head_before_restart);
+}
+
+TEST(StoreTest, ReadsPagesStreamsAndIdempotency) {
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path());
+  AppendEvents(*store, 10);
+  auto page = store->ReadFrom(4, 3);
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->size(), 3u);
+  EXPECT_EQ(page->front().event.envelope.position, 4u);
+  EXPECT_TRUE(store->ReadFrom(11, 5)->empty());
+  EXPECT_EQ(store->Read(11).error().kind, ErrorKind::kNotFound);
+  EXPECT_EQ(store->Read(0).error().kind, ErrorKind::kNotFound);
+  auto stream = store->ReadStream("account/user:2", 1, 10);
+  ASSERT_TRUE(stream.has_value());
+  ASSERT_EQ(stream->size(), 1u);
+  EXPECT_EQ(stream->front().event.envelope.position, 3u);
+  auto record = store->GetIdempotency("key/tester/7");
+  ASSERT_TRUE(record.has_value() && record->has_value());
+  EXPECT_EQ((*record)->position, 7u);
+  EXPECT_EQ((*record)->fingerprint, Sha256("fingerprint"));
+  EXPECT_FALSE(store->GetIdempotency("key/tester/77")->has_value());
+}
+
+TEST(StoreTest, DetectsAFlippedByteOnRead) {
+  testing::TempDir dir;
+  {
+    auto store = OpenStore(dir.path());
+    AppendEvents(*store, 5);
+    rocksdb::ColumnFamilyHandle* events = store->ColumnFamily("events");
+    std::string key;
+    AppendBigEndian64(3, &key);
+    std::string value;
+    ASSERT_TRUE(store->db()->Get(rocksdb::ReadOptions(), events, key, &value).ok());
+    value[value.size() - 5] = static_cast<char>(value[value.size() - 5] ^ 1);
+    ASSERT_TRUE(store->db()->Put(rocksdb::WriteOptions(), events, key, value).ok());
+  }
+  auto store = OpenStore(dir.path());
+  auto events = store->ReadFrom(1, 10);
+  ASSERT_FALSE(events.has_value());
+  EXPECT_EQ(events.error().kind, ErrorKind::kCorruption);
+  EXPECT_NE(events.error().message.find("event 3"), std::string::npos) << events.error().message;
+}
+
+TEST(StoreTest, WaitForHeadWakesOnCommit) {
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path());
+  EXPECT_EQ(store->WaitForHeadAbove(0, 1000), 0u);
+  std::thread writer([&] { AppendEvents(*store, 1); });
+  EXPECT_EQ(store->WaitForHeadAbove(0, 10'000'000), 1u);
+  writer.join();
+}
+
+}  // namespace
+}  // namespace ledger
