@@ -1,13 +1,12 @@
 #include "commands/decide.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <array>
 #include <limits>
 #include <type_traits>
 #include <utility>
 
+#include "ledger/event_codec.h"
 #include "ledger/limits.h"
 
 // Returns the error of a failed Status from the enclosing function (which returns a Result).
@@ -784,9 +783,7 @@ Hash Fingerprint(const Command& command) {
   canonical.Add(kFingerprintDomain, command.context.client_id,
                 static_cast<std::uint64_t>(CommandEventType(command.body)));
   std::visit([&](const auto& body) { canonical.Body(body); }, command.body);
-  Hash hash;
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), hash.data());
-  return hash;
+  return Sha256(bytes);
 }
 
 std::int64_t DivideRoundHalfUp(__int128 numerator, __int128 denominator) {

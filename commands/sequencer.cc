@@ -27,13 +27,16 @@ struct Completion {
   CommandCallback done;
   // An accepted command's event, the position of the event a repeat replays, or a rejection.
   std::variant<Event, std::uint64_t, Error> outcome;
+  Hash fingerprint{};  // Of an accepted command, for its idempotency record.
 };
 
+// A batch the sequencer decided: events with positions but no hashes yet. The durability thread
+// encodes, chains and writes it, which splits the per-command work between the two threads.
 struct DecidedBatch {
   std::uint64_t sequence = 0;
-  AppendBatch append;
+  std::size_t event_count = 0;
   std::vector<Completion> completions;
-  std::vector<std::string> idempotency_keys;  // Keys this batch records.
+  std::vector<std::pair<std::string, std::string>> state_puts;
 };
 
 struct InFlightKey {
@@ -58,6 +61,9 @@ class Sequencer::Impl {
         batch_commands_(metrics.GetHistogram("ledger_batch_commands",
                                              "Commands decided per group-committed batch.",
                                              SizeBuckets())),
+        decide_seconds_(metrics.GetHistogram(
+            "ledger_decide_seconds", "Time the sequencer spends deciding one batch.",
+            LatencyBucketsSeconds())),
         commit_seconds_(metrics.GetHistogram(
             "ledger_commit_seconds", "Latency of one synced WriteBatch (write + fsync).",
             LatencyBucketsSeconds())),
@@ -132,7 +138,6 @@ class Sequencer::Impl {
     std::vector<std::pair<std::string, std::string>> ignored;
     state_.TakeDirty(&ignored);
     decided_position_ = store_.HeadPosition();
-    decided_hash_ = store_.HeadHash();
     return Ok();
   }
 
@@ -183,8 +188,9 @@ class Sequencer::Impl {
   }
 
   std::unique_ptr<DecidedBatch> DecideBatch(std::deque<Pending>& taken) {
-    auto batch = std::make_unique<DecidedBatch>(
-        DecidedBatch{++batch_sequence_, store_.NewBatch(decided_position_, decided_hash_), {}, {}});
+    auto batch = std::make_unique<DecidedBatch>();
+    batch->sequence = ++batch_sequence_;
+    const auto started = std::chrono::steady_clock::now();
     const TimestampUs now_us = clock_.NowUs();
     const std::size_t count = std::min(taken.size(), options_.batch_commands_max);
     batch->completions.reserve(count);
@@ -192,12 +198,10 @@ class Sequencer::Impl {
       DecideOne(std::move(taken.front()), now_us, *batch);
       taken.pop_front();
     }
-    state_.TakeDirty(&dirty_);
-    for (const auto& [key, value] : dirty_) batch->append.PutState(key, value);
-    dirty_.clear();
-    decided_position_ = batch->append.LastPosition();
-    decided_hash_ = batch->append.LastHash();
+    state_.TakeDirty(&batch->state_puts);
     batch_commands_.Observe(static_cast<double>(count));
+    decide_seconds_.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     return batch;
   }
 
@@ -230,14 +234,14 @@ class Sequencer::Impl {
       return;
     }
     Event event = MakeEvent(std::move(*decision), pending.command.context, key, now_us,
-                            batch.append.LastPosition() + 1);
-    batch.append.AddEvent(event, fingerprint);
+                            ++decided_position_);
     state_.Apply(event);
+    ++batch.event_count;
     if (!key.empty()) {
       in_flight_keys_[key] = InFlightKey{fingerprint, event.envelope.position, batch.sequence};
       key_order_.emplace_back(batch.sequence, key);
     }
-    batch.completions.push_back({std::move(pending.done), std::move(event)});
+    batch.completions.push_back({std::move(pending.done), std::move(event), fingerprint});
   }
 
   // The earlier command recorded under `key`, if any: in flight first, then on disk.
@@ -307,13 +311,23 @@ class Sequencer::Impl {
     }
   }
 
+  // Encodes and chains the batch's events (continuing from the store's head: every earlier
+  // batch is durable or failed by now), writes them with the state changes in one synced
+  // WriteBatch.
   Status Write(DecidedBatch& batch) {
-    if (batch.append.EventCount() == 0) return Ok();
+    if (batch.event_count == 0) return Ok();
     auto started = std::chrono::steady_clock::now();
-    Status status = store_.Commit(batch.append);
+    AppendBatch append = store_.NewBatch(store_.HeadPosition(), store_.HeadHash());
+    for (Completion& completion : batch.completions) {
+      if (auto* event = std::get_if<Event>(&completion.outcome)) {
+        append.AddEvent(*event, completion.fingerprint);
+      }
+    }
+    for (const auto& [key, value] : batch.state_puts) append.PutState(key, value);
+    Status status = store_.Commit(append);
     commit_seconds_.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    if (status) events_appended_.Add(batch.append.EventCount());
+    if (status) events_appended_.Add(batch.event_count);
     return status;
   }
 
@@ -343,6 +357,7 @@ class Sequencer::Impl {
   Clock& clock_;
   SequencerOptions options_;
   Histogram& batch_commands_;
+  Histogram& decide_seconds_;
   Histogram& commit_seconds_;
   Counter& events_appended_;
   Counter& commit_failures_;
@@ -350,11 +365,9 @@ class Sequencer::Impl {
   // Sequencer thread only.
   WriteState state_;
   std::uint64_t decided_position_ = 0;
-  Hash decided_hash_{};
   std::uint64_t batch_sequence_ = 0;
   std::unordered_map<std::string, InFlightKey> in_flight_keys_;
   std::deque<std::pair<std::uint64_t, std::string>> key_order_;
-  std::vector<std::pair<std::string, std::string>> dirty_;
 
   mutable std::mutex queue_mutex_;
   std::condition_variable queue_ready_;

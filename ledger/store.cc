@@ -6,6 +6,8 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/memtablerep.h>
+#include <rocksdb/slice_transform.h>
 
 #include "ledger/event_codec.h"
 #include "ledger/limits.h"
@@ -31,22 +33,49 @@ Error CorruptionAt(std::uint64_t position, std::string_view what) {
                    "event " + std::to_string(position) + ": " + std::string(what));
 }
 
+// Prefix of a streams-CF key (`stream || 0x00 || BE64 version`): the stream and its 0x00, so
+// one stream's entries hash to one memtable bucket and prefix seeks stay inside the stream.
+class StreamPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "ledger.StreamPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() >= 9 && key[key.size() - 9] == '\0';
+  }
+};
+
+// Memtable inserts of random keys into a skiplist dominated the durable write (about 70% of
+// its instructions, measured with callgrind): each one searches a list of ~10^5 entries.
+// Idempotency keys are only ever looked up whole, and stream keys only within their stream, so
+// both use hashed memtables (O(1) insert) with the matching prefix extractor; the write-side
+// state is only read by full scans, so it uses a vector memtable (append).
 rocksdb::ColumnFamilyOptions FamilyOptions(std::string_view name,
                                            const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions options;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
-  const bool point_lookups = name == kIdempotencyFamily || name == kStateFamily;
-  if (point_lookups) {
-    // Idempotency misses are the common case on the write path: a bloom filter answers them
-    // without touching data blocks.
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
-    table.cache_index_and_filter_blocks = false;
-  }
-  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Debian's RocksDB is a portable build whose CRC32C runs without SSE4.2 (Slow_CRC32 in
+  // profiles); XXH3 checksums blocks several times faster, which frees CPU for flushes.
+  table.checksum = rocksdb::kXXH3;
   options.write_buffer_size = name == kEventsFamily ? (128u << 20) : (64u << 20);
   options.max_write_buffer_number = 4;
   options.level_compaction_dynamic_level_bytes = true;
+  if (name == kIdempotencyFamily) {
+    // Misses are the common case on the write path: bloom filters answer them.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+    table.whole_key_filtering = true;
+    options.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(kIdempotencyKeyBytesMax + 64));
+    options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 20));
+    options.memtable_prefix_bloom_size_ratio = 0.05;
+  } else if (name == kStreamsFamily) {
+    options.prefix_extractor = std::make_shared<StreamPrefix>();
+    options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 20));
+  } else if (name == kStateFamily) {
+    options.memtable_factory.reset(new rocksdb::VectorRepFactory());
+  }
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return options;
 }
 
@@ -157,6 +186,8 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.create_if_missing = !options.read_only;
   db_options.create_missing_column_families = !options.read_only;
   db_options.max_background_jobs = 2;
+  // One writer thread: concurrent memtable writes buy nothing and rule out vector memtables.
+  db_options.allow_concurrent_memtable_write = false;
   db_options.bytes_per_sync = 1 << 20;
   db_options.max_total_wal_size = 512u << 20;
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
@@ -332,7 +363,9 @@ Result<std::vector<StoredEvent>> Store::ReadStream(std::string_view stream,
   std::vector<StoredEvent> events;
   std::string prefix(stream);
   prefix.push_back('\0');
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_));
+  rocksdb::ReadOptions read_options;
+  read_options.prefix_same_as_start = true;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read_options, streams_));
   const std::uint64_t head = HeadPosition();
   for (it->Seek(StreamKey(stream, from_version)); it->Valid() && events.size() < limit;
        it->Next()) {
