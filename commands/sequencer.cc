@@ -57,6 +57,7 @@ class Sequencer::Impl {
   Impl(Store& store, Clock& clock, Metrics& metrics, SequencerOptions options)
       : store_(store),
         clock_(clock),
+        metrics_(metrics),
         options_(options),
         batch_commands_(metrics.GetHistogram("ledger_batch_commands",
                                              "Commands decided per group-committed batch.",
@@ -77,7 +78,11 @@ class Sequencer::Impl {
                              [this] { return static_cast<double>(store_.HeadPosition()); });
   }
 
-  ~Impl() { Stop(); }
+  ~Impl() {
+    Stop();
+    metrics_.RemoveGaugeFunction("ledger_command_queue_depth");
+    metrics_.RemoveGaugeFunction("ledger_head_position");
+  }
 
   Status Start() {
     if (auto loaded = LoadState(); !loaded) return loaded;
@@ -355,6 +360,7 @@ class Sequencer::Impl {
 
   Store& store_;
   Clock& clock_;
+  Metrics& metrics_;
   SequencerOptions options_;
   Histogram& batch_commands_;
   Histogram& decide_seconds_;

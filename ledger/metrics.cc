@@ -143,6 +143,12 @@ void Metrics::SetGaugeFunction(std::string_view name, std::string_view help,
   FamilyFor(name, help, "gauge").functions[RenderLabels(labels)] = std::move(read);
 }
 
+void Metrics::RemoveGaugeFunction(std::string_view name, const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.functions.erase(RenderLabels(labels));
+}
+
 std::string Metrics::RenderPrometheus() const {
   std::lock_guard lock(mutex_);
   std::string out;

@@ -70,6 +70,9 @@ class Metrics {
   void SetGaugeFunction(std::string_view name, std::string_view help,
                         std::function<double()> read, const Labels& labels = {});
 
+  // Drops a gauge function (its owner is going away). No-op if absent.
+  void RemoveGaugeFunction(std::string_view name, const Labels& labels = {});
+
   // The whole registry in Prometheus text format 0.0.4.
   [[nodiscard]] std::string RenderPrometheus() const;
 

@@ -1,0 +1,221 @@
+// Runs the ledgerd binary as a process: startup line, one write, SIGTERM, exit 0.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/temp_dir.h"
+#include "transport/http_client.h"
+
+namespace ledger::transport {
+namespace {
+
+#ifdef LEDGERD_PATH
+constexpr const char* kLedgerdPath = LEDGERD_PATH;
+#else
+constexpr const char* kLedgerdPath = nullptr;
+#endif
+
+// A child process with its stdout and stderr piped to us.
+class Process {
+ public:
+  explicit Process(std::vector<std::string> args) {
+    int out[2];
+    int err[2];
+    LEDGER_ASSERT(::pipe2(out, O_CLOEXEC) == 0 && ::pipe2(err, O_CLOEXEC) == 0);
+    pid_ = ::fork();
+    LEDGER_ASSERT(pid_ >= 0);
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::dup2(err[1], STDERR_FILENO);
+      std::vector<char*> argv;
+      for (auto& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    ::close(err[1]);
+    stdout_ = out[0];
+    stderr_ = err[0];
+  }
+  ~Process() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(stdout_);
+    ::close(stderr_);
+  }
+
+  // The next line on stdout, or nullopt after `timeout` or at EOF.
+  std::optional<std::string> ReadLine(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      if (const std::size_t newline = buffer_.find('\n'); newline != std::string::npos) {
+        std::string line = buffer_.substr(0, newline);
+        buffer_.erase(0, newline + 1);
+        return line;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      pollfd fd{stdout_, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&fd, 1, static_cast<int>(left.count())) <= 0) {
+        return std::nullopt;
+      }
+      char chunk[512];
+      const ssize_t n = ::read(stdout_, chunk, sizeof chunk);
+      if (n <= 0) return std::nullopt;
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+  // Everything the process wrote to stderr so far (non-blocking).
+  std::string Stderr() {
+    std::string text;
+    pollfd fd{stderr_, POLLIN, 0};
+    char chunk[4096];
+    while (::poll(&fd, 1, 0) > 0) {
+      const ssize_t n = ::read(stderr_, chunk, sizeof chunk);
+      if (n <= 0) break;
+      text.append(chunk, static_cast<std::size_t>(n));
+    }
+    return text;
+  }
+
+  void Signal(int number) { ::kill(pid_, number); }
+
+  // The exit status (WEXITSTATUS, or 128 + signal), or nullopt if still running at `timeout`.
+  std::optional<int> Wait(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::nullopt;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_ = -1;
+  int stderr_ = -1;
+  bool exited_ = false;
+  std::string buffer_;
+};
+
+std::string AdminToken(const std::string& tokens_path) {
+  std::ifstream file(tokens_path);
+  std::string line;
+  while (std::getline(file, line)) {
+    if (!line.empty() && line[0] != '#') return line.substr(0, line.find(' '));
+  }
+  return "";
+}
+
+class LedgerdProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (kLedgerdPath == nullptr) GTEST_SKIP() << "LEDGERD_PATH not defined";
+  }
+
+  // Starts ledgerd on dir_/data, port 0; returns the port from its listen line.
+  std::uint16_t StartLedgerd(std::optional<Process>& process) {
+    process.emplace(std::vector<std::string>{kLedgerdPath, "--data", dir_.Sub("data"), "--listen",
+                                             "127.0.0.1:0", "--http-threads", "2"});
+    const auto line = process->ReadLine(std::chrono::seconds(30));
+    EXPECT_TRUE(line.has_value()) << "no listen line; stderr: " << process->Stderr();
+    if (!line) return 0;
+    const std::string prefix = "ledgerd listening on http://127.0.0.1:";
+    const std::string suffix =
+        " (data: " + dir_.Sub("data") + ", admin token file: " + dir_.Sub("data") + "/tokens)";
+    EXPECT_EQ(line->rfind(prefix, 0), 0u) << *line;
+    EXPECT_TRUE(line->ends_with(suffix)) << *line;
+    if (line->rfind(prefix, 0) != 0 || !line->ends_with(suffix)) return 0;
+    const std::string digits =
+        line->substr(prefix.size(), line->size() - prefix.size() - suffix.size());
+    EXPECT_EQ(digits.find_first_not_of("0123456789"), std::string::npos) << *line;
+    const int port = digits.empty() ? 0 : std::stoi(digits);
+    EXPECT_GT(port, 0);
+    return static_cast<std::uint16_t>(port);
+  }
+
+  ::ledger::testing::TempDir dir_;
+};
+
+TEST_F(LedgerdProcessTest, ServesAWriteAndStopsCleanlyOnSigterm) {
+  std::optional<Process> process;
+  const std::uint16_t port = StartLedgerd(process);
+  ASSERT_NE(port, 0);
+  const std::string token = AdminToken(dir_.Sub("data") + "/tokens");
+  ASSERT_EQ(token.size(), 64u);
+  EXPECT_EQ(process->Stderr().find(token), std::string::npos) << "token logged";
+
+  auto client = HttpClient::Connect("127.0.0.1", port);
+  ASSERT_TRUE(client.has_value());
+  auto response = (*client)->Send("POST", "/v1/accounts", R"({"account":"alice"})", token);
+  ASSERT_TRUE(response.has_value()) << response.error().message;
+  EXPECT_EQ(response->result_int(), 201u) << response->body();
+  auto unauthenticated = (*client)->Send("POST", "/v1/accounts", R"({"account":"bob"})");
+  ASSERT_TRUE(unauthenticated.has_value());
+  EXPECT_EQ(unauthenticated->result_int(), 401u);
+
+  process->Signal(SIGTERM);
+  EXPECT_EQ(process->Wait(std::chrono::seconds(30)), 0) << process->Stderr();
+
+  // The same data directory and token file serve the event after a restart.
+  std::optional<Process> again;
+  const std::uint16_t port_again = StartLedgerd(again);
+  ASSERT_NE(port_again, 0);
+  EXPECT_EQ(AdminToken(dir_.Sub("data") + "/tokens"), token);
+  auto client_again = HttpClient::Connect("127.0.0.1", port_again);
+  ASSERT_TRUE(client_again.has_value());
+  auto event = (*client_again)->Send("GET", "/v1/events/1", {}, token);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->result_int(), 200u);
+  EXPECT_NE(event->body().find("\"account\":\"alice\""), std::string::npos);
+  again->Signal(SIGINT);
+  EXPECT_EQ(again->Wait(std::chrono::seconds(30)), 0) << again->Stderr();
+}
+
+TEST_F(LedgerdProcessTest, HelpAndBadFlags) {
+  Process help({kLedgerdPath, "--help"});
+  const auto usage = help.ReadLine(std::chrono::seconds(10));
+  ASSERT_TRUE(usage.has_value());
+  EXPECT_EQ(usage->rfind("Usage: ledgerd", 0), 0u);
+  EXPECT_EQ(help.Wait(std::chrono::seconds(10)), 0);
+
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{kLedgerdPath, "--bogus", "1"},
+        std::vector<std::string>{kLedgerdPath, "--listen", "nowhere"},
+        std::vector<std::string>{kLedgerdPath, "--listen", "127.0.0.1:70000"},
+        std::vector<std::string>{kLedgerdPath, "--http-threads", "0"},
+        std::vector<std::string>{kLedgerdPath, "--data"}}) {
+    Process bad(args);
+    EXPECT_EQ(bad.Wait(std::chrono::seconds(10)), 2) << args[1];
+    EXPECT_NE(bad.Stderr().find("Usage: ledgerd"), std::string::npos) << args[1];
+  }
+}
+
+TEST_F(LedgerdProcessTest, MalformedTokensFileIsFatal) {
+  std::ofstream(dir_.Sub("tokens")) << "short admin admin\n";
+  Process process({kLedgerdPath, "--data", dir_.Sub("data"), "--listen", "127.0.0.1:0",
+                   "--auth-file", dir_.Sub("tokens")});
+  EXPECT_EQ(process.Wait(std::chrono::seconds(30)), 1);
+  EXPECT_NE(process.Stderr().find("line 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ledger::transport

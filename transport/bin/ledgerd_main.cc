@@ -1,0 +1,201 @@
+// ledgerd: the ledger's HTTP server. Composition only: flags, then Store -> Sequencer ->
+// HttpServer, started in that order and stopped in reverse on SIGTERM/SIGINT.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "commands/sequencer.h"
+#include "ledger/clock.h"
+#include "ledger/metrics.h"
+#include "ledger/store.h"
+#include "transport/auth.h"
+#include "transport/http_server.h"
+#include "transport/url.h"
+
+namespace {
+
+using namespace ledger;
+
+constexpr std::string_view kUsage =
+    "Usage: ledgerd [--data DIR] [--listen HOST:PORT] [--auth-file FILE] [--http-threads N]\n"
+    "\n"
+    "  --data DIR          data directory (RocksDB and, by default, the tokens file);\n"
+    "                      default ./data\n"
+    "  --listen HOST:PORT  address to serve HTTP on (an IP address or localhost; port 0 picks\n"
+    "                      a free port); default 127.0.0.1:8080\n"
+    "  --auth-file FILE    tokens file: '<token> <client-id> <roles> [rate=N[/B]]' per line;\n"
+    "                      default DIR/tokens, created with one admin token if missing\n"
+    "  --http-threads N    HTTP io threads, 1..64; default 2\n"
+    "  --help              print this and exit\n";
+
+struct Flags {
+  std::string data = "./data";
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string auth_file;
+  std::size_t http_threads = 2;
+};
+
+[[noreturn]] void UsageError(const std::string& message) {
+  std::fprintf(stderr, "ledgerd: %s\n\n%.*s", message.c_str(), static_cast<int>(kUsage.size()),
+               kUsage.data());
+  std::exit(2);
+}
+
+bool ParseListen(std::string_view text, Flags* flags) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::uint64_t port = 0;
+  if (!transport::ParseUnsigned(text.substr(colon + 1), &port) || port > 65535) return false;
+  flags->host = std::string(host);
+  flags->port = static_cast<std::uint16_t>(port);
+  return true;
+}
+
+// Applies one "--name value" pair; false if the value is invalid.
+bool ApplyFlag(std::string_view name, std::string_view value, Flags* flags) {
+  if (name == "--data") {
+    flags->data = std::string(value);
+    return !value.empty();
+  }
+  if (name == "--listen") return ParseListen(value, flags);
+  if (name == "--auth-file") {
+    flags->auth_file = std::string(value);
+    return !value.empty();
+  }
+  if (name == "--http-threads") {
+    std::uint64_t threads = 0;
+    if (!transport::ParseUnsigned(value, &threads) || threads < 1 || threads > 64) return false;
+    flags->http_threads = static_cast<std::size_t>(threads);
+    return true;
+  }
+  UsageError("unknown flag " + std::string(name));
+}
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
+      std::exit(0);
+    }
+    std::string_view name = arg;
+    std::optional<std::string_view> value;
+    if (const std::size_t equals = arg.find('=');
+        arg.starts_with("--") && equals != std::string_view::npos) {
+      name = arg.substr(0, equals);
+      value = arg.substr(equals + 1);
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    }
+    if (!arg.starts_with("--")) UsageError("unexpected argument " + std::string(arg));
+    if (!value) UsageError("flag " + std::string(name) + " needs a value");
+    if (!ApplyFlag(name, *value, &flags)) {
+      UsageError("invalid value for " + std::string(name) + ": '" + std::string(*value) + "'");
+    }
+  }
+  return flags;
+}
+
+[[noreturn]] void Die(const std::string& what, const Error& error) {
+  std::fprintf(stderr, "ledgerd: %s: %s (%s)\n", what.c_str(), error.message.c_str(),
+               error.code.c_str());
+  std::exit(1);
+}
+
+std::int64_t SteadyNowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The tokens file to use: --auth-file, or DIR/tokens (created with an admin token if missing).
+std::string PrepareTokensFile(const Flags& flags) {
+  if (!flags.auth_file.empty()) return flags.auth_file;
+  const std::string path = flags.data + "/tokens";
+  auto created = transport::CreateDefaultTokensFile(path);
+  if (!created) Die("cannot create the tokens file", created.error());
+  if (*created) std::fprintf(stderr, "ledgerd: created %s with an admin token\n", path.c_str());
+  return path;
+}
+
+// Tokens are secrets: say so if others on the machine can read the file.
+void WarnIfReadableByOthers(const std::string& path) {
+  std::error_code error;
+  const auto permissions = std::filesystem::status(path, error).permissions();
+  using std::filesystem::perms;
+  if (!error && (permissions & (perms::group_read | perms::others_read)) != perms::none) {
+    std::fprintf(stderr, "ledgerd: warning: %s is readable by group or others (chmod 600 it)\n",
+                 path.c_str());
+  }
+}
+
+std::string UrlHost(const std::string& host) {
+  return host.find(':') != std::string::npos ? "[" + host + "]" : host;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Flags flags = ParseFlags(argc, argv);
+  std::signal(SIGPIPE, SIG_IGN);
+  // Catch SIGTERM/SIGINT from the start, so a signal during startup still stops cleanly.
+  boost::asio::io_context signal_io;
+  boost::asio::signal_set signals(signal_io, SIGINT, SIGTERM);
+
+  std::error_code fs_error;
+  std::filesystem::create_directories(flags.data, fs_error);
+  if (fs_error) {
+    Die("cannot create " + flags.data,
+        MakeError(ErrorKind::kUnavailable, "io_error", fs_error.message()));
+  }
+  const std::string tokens_path = PrepareTokensFile(flags);
+  auto auth = transport::Authenticator::LoadFile(tokens_path, SteadyNowUs());
+  if (!auth) Die("cannot load the tokens file", auth.error());
+  WarnIfReadableByOthers(tokens_path);
+
+  auto store = Store::Open(StoreOptions{.path = flags.data});
+  if (!store) Die("cannot open the store in " + flags.data, store.error());
+  SystemClock clock;
+  Metrics metrics;
+  commands::Sequencer sequencer(**store, clock, metrics);
+  if (auto started = sequencer.Start(); !started)
+    Die("cannot start the sequencer", started.error());
+
+  transport::HttpServerOptions options;
+  options.host = flags.host;
+  options.port = flags.port;
+  options.threads = flags.http_threads;
+  transport::HttpServer server(options, **store, sequencer, metrics, **auth);
+  if (auto started = server.Start(); !started) {
+    sequencer.Stop();
+    Die("cannot start the HTTP server", started.error());
+  }
+  std::printf("ledgerd listening on http://%s:%u (data: %s, admin token file: %s)\n",
+              UrlHost(flags.host).c_str(), static_cast<unsigned>(server.port()), flags.data.c_str(),
+              tokens_path.c_str());
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  signals.async_wait([&](const boost::system::error_code&, int number) { signal_number = number; });
+  signal_io.run();
+  std::fprintf(stderr, "ledgerd: signal %d, stopping\n", signal_number);
+  // Reverse order: stop taking requests, complete every queued command, answer, close.
+  server.StopAccepting();
+  sequencer.Stop();
+  server.Stop();
+  std::fprintf(stderr, "ledgerd: stopped\n");
+  return 0;
+}

@@ -1,0 +1,95 @@
+// The HTTP API without the sockets: routes a complete request to its handler, authenticates and
+// authorizes it, decodes it, and either answers from the store (reads) or submits a command to
+// the sequencer (writes). Endpoints, roles and error codes: transport/README.md.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "commands/sequencer.h"
+#include "ledger/metrics.h"
+#include "ledger/store.h"
+#include "transport/auth.h"
+#include "transport/http_response.h"
+
+namespace ledger::transport {
+
+// Receives the response to one request. Called exactly once.
+using Respond = std::function<void(HttpResponse)>;
+
+enum class RouteId : std::uint8_t {
+  kHealthz,
+  kMetrics,
+  kEvents,
+  kEvent,
+  kStreamEvents,
+  kChangeAsset,
+  kTransfer,
+  kSettleOrder,
+  kRefundOrder,
+  kPayOut,
+  kOpenAccount,
+  kCreateCampaign,
+  kGrantVoucher,
+  kRedeemVoucher,
+};
+
+struct Route;
+
+class HttpApi {
+ public:
+  // A monotonic clock in microseconds, for rate limiting.
+  using MonotonicClock = std::function<std::int64_t()>;
+
+  // `store`, `sequencer`, `metrics` and `auth` must outlive the HttpApi and every request in
+  // flight. `now` defaults to std::chrono::steady_clock.
+  HttpApi(Store& store, commands::Sequencer& sequencer, Metrics& metrics, const Authenticator& auth,
+          MonotonicClock now = {});
+
+  // Handles one complete request. `respond` runs exactly once on `executor`: directly inside
+  // Handle for requests answered at once, or posted to `executor` when the sequencer completes
+  // a command (never on the sequencer's threads). `request` is only used before Handle returns.
+  // Thread-safe.
+  void Handle(const HttpRequest& request, const boost::asio::any_io_executor& executor,
+              Respond respond);
+
+  // The metrics label of the route `target` maps to ("/v1/events/{position}"), or "unmatched".
+  [[nodiscard]] static std::string_view RouteLabel(std::string_view target);
+
+ private:
+  using Params = std::vector<std::string>;
+
+  void Dispatch(const Route& route, const Params& params, const HttpRequest& request,
+                const boost::asio::any_io_executor& executor, Respond& respond);
+  // Reads (http_api_reads.cc).
+  [[nodiscard]] HttpResponse HandleRead(const Route& route, const Params& params,
+                                        std::string_view query);
+  [[nodiscard]] HttpResponse Healthz() const;
+  [[nodiscard]] HttpResponse MetricsText() const;
+  [[nodiscard]] HttpResponse Events(std::string_view query) const;
+  [[nodiscard]] HttpResponse EventAt(std::string_view position) const;
+  [[nodiscard]] HttpResponse StreamEvents(const std::string& stream, std::string_view query) const;
+  // Writes (http_api_commands.cc).
+  void HandleCommand(const Route& route, const Params& params, const HttpRequest& request,
+                     const Client& client, const boost::asio::any_io_executor& executor,
+                     Respond& respond);
+  void Submit(const Route& route, commands::Command command,
+              const boost::asio::any_io_executor& executor, Respond& respond);
+  void CountCommand(std::string_view type, std::string_view outcome, const std::string& client_id);
+  void CountRequest(std::string_view route, unsigned status,
+                    std::chrono::steady_clock::time_point start);
+
+  Store& store_;
+  commands::Sequencer& sequencer_;
+  Metrics& metrics_;
+  const Authenticator& auth_;
+  MonotonicClock now_;
+};
+
+}  // namespace ledger::transport

@@ -1,0 +1,283 @@
+#include "transport/internal/http_connection.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <cstdio>
+#include <exception>
+#include <utility>
+
+namespace ledger::transport::internal {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = boost::beast::http;
+using tcp = asio::ip::tcp;
+
+// Bytes a lingering close reads and discards at most, and for how long.
+constexpr std::size_t kDrainBytesMax = 1 << 20;
+constexpr std::chrono::seconds kDrainTimeout{2};
+
+bool IsHttpParseError(const beast::error_code& error) {
+  return error.category() == http::make_error_code(http::error::bad_target).category() &&
+         error != http::error::end_of_stream && error != http::error::partial_message;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// --- ServerCore ------------------------------------------------------------------------------
+
+ServerCore::ServerCore(HttpServerOptions server_options, Store& store,
+                       commands::Sequencer& sequencer, Metrics& registry, const Authenticator& auth)
+    : work(io.get_executor()),
+      acceptor(asio::make_strand(io)),
+      accept_retry_timer(acceptor.get_executor()),
+      options(std::move(server_options)),
+      api(store, sequencer, registry, auth),
+      metrics(registry),
+      open_connections_gauge(
+          registry.GetGauge("ledger_http_connections_open", "Open HTTP connections.")),
+      refused_connections(registry.GetCounter(
+          "ledger_http_connections_refused_total",
+          "HTTP connections closed at once because kHttpConnectionsMax were open.")) {}
+
+std::uint64_t ServerCore::Register(const std::shared_ptr<Connection>& connection) {
+  std::lock_guard lock(mutex_);
+  const std::uint64_t id = next_id_++;
+  connections_.emplace(id, connection);
+  open_connections_gauge.Set(static_cast<double>(connections_.size()));
+  return id;
+}
+
+void ServerCore::Unregister(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  connections_.erase(id);
+  open_connections_gauge.Set(static_cast<double>(connections_.size()));
+  if (connections_.empty()) all_closed_.notify_all();
+}
+
+std::size_t ServerCore::OpenConnections() const {
+  std::lock_guard lock(mutex_);
+  return connections_.size();
+}
+
+void ServerCore::ShutdownConnections() {
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, weak] : connections_) {
+      if (auto connection = weak.lock()) open.push_back(std::move(connection));
+    }
+  }
+  for (const auto& connection : open) connection->Shutdown();
+}
+
+bool ServerCore::WaitForNoConnections(std::chrono::seconds timeout) {
+  std::unique_lock lock(mutex_);
+  return all_closed_.wait_for(lock, timeout, [this] { return connections_.empty(); });
+}
+
+void ServerCore::CountProtocolResponse(std::string_view target, unsigned status) {
+  metrics
+      .GetCounter(
+          "ledger_http_requests_total", "HTTP requests by route and status.",
+          {{"route", std::string(HttpApi::RouteLabel(target))}, {"status", std::to_string(status)}})
+      .Add();
+}
+
+// --- Connection ------------------------------------------------------------------------------
+
+Connection::Connection(std::shared_ptr<ServerCore> core, tcp::socket socket)
+    : core_(std::move(core)), stream_(std::move(socket)) {}
+
+Connection::~Connection() {
+  if (id_ != 0) core_->Unregister(id_);
+}
+
+void Connection::Start() {
+  id_ = core_->Register(shared_from_this());
+  beast::error_code ignored;
+  stream_.socket().set_option(tcp::no_delay(true), ignored);
+  ReadHeader();
+}
+
+void Connection::Shutdown() {
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    if (self->state_ == State::kReading) self->Close();
+  });
+}
+
+void Connection::ReadHeader() {
+  if (core_->stopping.load()) return Close();
+  state_ = State::kReading;
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(kHttpHeaderBytesMax));
+  parser_->body_limit(std::uint64_t{kHttpBodyBytesMax});
+  stream_.expires_after(core_->options.idle_timeout);
+  http::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code error, std::size_t) { self->OnHeader(error); });
+}
+
+void Connection::OnHeader(beast::error_code error) {
+  if (error) return RespondToReadError(error);
+  const auto expect = parser_->get().find(http::field::expect);
+  if (expect == parser_->get().end() ||
+      !EqualsIgnoreCase({expect->value().data(), expect->value().size()}, "100-continue")) {
+    return ReadBody();
+  }
+  continue_ = {http::status::continue_, parser_->get().version()};
+  stream_.expires_after(core_->options.read_timeout);
+  http::async_write(stream_, continue_,
+                    [self = shared_from_this()](beast::error_code write_error, std::size_t) {
+                      if (write_error) return self->Close();
+                      self->ReadBody();
+                    });
+}
+
+void Connection::ReadBody() {
+  stream_.expires_after(core_->options.read_timeout);
+  http::async_read(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code error, std::size_t) { self->OnBody(error); });
+}
+
+void Connection::OnBody(beast::error_code error) {
+  if (error) return RespondToReadError(error);
+  Handle();
+}
+
+void Connection::Handle() {
+  state_ = State::kHandling;
+  const HttpRequest& request = parser_->get();
+  version_ = request.version();
+  keep_alive_ = request.keep_alive();
+  // Waiting for the sequencer is not the peer's fault: no timeout until the response is ready.
+  stream_.expires_never();
+  try {
+    core_->api.Handle(
+        request, stream_.get_executor(),
+        [self = shared_from_this()](HttpResponse response) { self->Write(std::move(response)); });
+  } catch (const std::exception& exception) {
+    std::fprintf(stderr, "ledgerd: internal error handling a request: %s\n", exception.what());
+    if (state_ == State::kHandling) {
+      keep_alive_ = false;
+      Write(ErrorResponse(MakeError(ErrorKind::kInternal, "internal", "internal error")));
+    }
+  }
+}
+
+void Connection::Write(HttpResponse response) {
+  state_ = State::kWriting;
+  response.version(version_);
+  response.keep_alive(keep_alive_ && !core_->stopping.load());
+  response.set(http::field::server, "ledgerd");
+  response_.emplace(std::move(response));
+  stream_.expires_after(core_->options.read_timeout);
+  http::async_write(
+      stream_, *response_,
+      [self = shared_from_this()](beast::error_code error, std::size_t) { self->OnWrite(error); });
+}
+
+void Connection::OnWrite(beast::error_code error) {
+  const bool keep_alive = response_->keep_alive();
+  response_.reset();
+  if (error) return Close();
+  if (!keep_alive) return LingeringClose();
+  ReadHeader();
+}
+
+void Connection::RespondToReadError(beast::error_code error) {
+  if (!IsHttpParseError(error)) return Close();  // EOF, timeout, reset, cancelled.
+  const auto& header = parser_->get();
+  const std::string_view target(header.target().data(), header.target().size());
+  HttpResponse response;
+  if (error == http::error::body_limit) {
+    response = ErrorResponse(
+        MakeError(ErrorKind::kTooLarge, "body_too_large",
+                  "request body larger than " + std::to_string(kHttpBodyBytesMax) + " bytes"));
+  } else if (error == http::error::header_limit) {
+    response = ProtocolErrorResponse(
+        HttpStatus::request_header_fields_too_large, "headers_too_large",
+        "request header larger than " + std::to_string(kHttpHeaderBytesMax) + " bytes");
+  } else {
+    response = ProtocolErrorResponse(HttpStatus::bad_request, "bad_request",
+                                     "malformed HTTP request: " + error.message());
+  }
+  core_->CountProtocolResponse(target, response.result_int());
+  version_ = header.version() == 10 ? 10 : 11;
+  keep_alive_ = false;
+  Write(std::move(response));
+}
+
+void Connection::LingeringClose() {
+  state_ = State::kClosing;
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(kDrainTimeout);
+  Drain();
+}
+
+void Connection::Drain() {
+  stream_.async_read_some(asio::buffer(drain_buffer_),
+                          [self = shared_from_this()](beast::error_code error, std::size_t n) {
+                            self->drained_bytes_ += n;
+                            if (error || self->drained_bytes_ > kDrainBytesMax) {
+                              return self->Close();
+                            }
+                            self->Drain();
+                          });
+}
+
+void Connection::Close() {
+  state_ = State::kClosing;
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.close();
+}
+
+// --- Accepting -------------------------------------------------------------------------------
+
+void Accept(const std::shared_ptr<ServerCore>& server) {
+  std::weak_ptr<ServerCore> weak = server;
+  server->acceptor.async_accept(asio::make_strand(server->io), [weak](beast::error_code error,
+                                                                      tcp::socket socket) {
+    const std::shared_ptr<ServerCore> core = weak.lock();
+    if (core == nullptr || error == asio::error::operation_aborted || !core->acceptor.is_open()) {
+      return;
+    }
+    if (error) {
+      // E.g. out of file descriptors: back off briefly instead of spinning.
+      std::fprintf(stderr, "ledgerd: accept failed: %s\n", error.message().c_str());
+      core->accept_retry_timer.expires_after(std::chrono::milliseconds(100));
+      core->accept_retry_timer.async_wait([weak](beast::error_code wait_error) {
+        if (auto retry = weak.lock(); retry && !wait_error) Accept(retry);
+      });
+      return;
+    }
+    if (core->stopping.load() || core->OpenConnections() >= core->options.connections_max) {
+      if (!core->stopping.load()) core->refused_connections.Add();
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<Connection>(core, std::move(socket))->Start();
+    }
+    Accept(core);
+  });
+}
+
+}  // namespace ledger::transport::internal
