@@ -137,6 +137,12 @@ Result<TimestampUs> ParseRfc3339(std::string_view text) {
   }
   const std::int64_t seconds = DaysFromCivil(year, month, day) * kSecondsPerDay + hour * 3600 +
                                minute * 60 + second - offset_seconds;
+  // In UTC the instant must still be a four-digit year, so FormatRfc3339 can write it back.
+  const std::int64_t kFirstSecond = DaysFromCivil(0, 1, 1) * kSecondsPerDay;
+  const std::int64_t kLastSecond = DaysFromCivil(9999, 12, 31) * kSecondsPerDay + kSecondsPerDay - 1;
+  if (seconds < kFirstSecond || seconds > kLastSecond) {
+    return Invalid(text, "must lie between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z in UTC");
+  }
   return seconds * kMicrosPerSecond + micros;
 }
 

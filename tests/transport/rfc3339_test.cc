@@ -90,3 +90,22 @@ TEST(Rfc3339Test, FormatThenParseRoundTrips) {
 
 }  // namespace
 }  // namespace ledger::transport
+
+namespace ledger::transport {
+namespace {
+
+// Regression: an offset could carry a valid local time outside years 0000..9999 in UTC, which
+// was stored and then formatted as a timestamp the API itself refuses.
+TEST(Rfc3339RangeTest, RefusesInstantsOutsideFourDigitYearsInUtc) {
+  EXPECT_FALSE(ParseRfc3339("9999-12-31T23:59:59-23:59").has_value());
+  EXPECT_FALSE(ParseRfc3339("0000-01-01T00:00:00+01:00").has_value());
+  auto last = ParseRfc3339("9999-12-31T23:59:59.999999Z");
+  ASSERT_TRUE(last.has_value());
+  EXPECT_EQ(FormatRfc3339(*last), "9999-12-31T23:59:59.999999Z");
+  auto first = ParseRfc3339("0000-01-01T00:00:00Z");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(*ParseRfc3339(FormatRfc3339(*first)), *first);
+}
+
+}  // namespace
+}  // namespace ledger::transport
