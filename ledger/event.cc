@@ -43,14 +43,12 @@ std::string HashToHex(const Hash& hash) {
   return hex;
 }
 
-namespace {
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-}  // namespace
 
 std::optional<Hash> HashFromHex(std::string_view hex) {
   Hash hash{};

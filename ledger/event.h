@@ -183,6 +183,8 @@ struct Event {
 };
 
 [[nodiscard]] std::string HashToHex(const Hash& hash);
+// The value of one hexadecimal digit (either case), or -1.
+[[nodiscard]] int HexValue(char c);
 [[nodiscard]] std::optional<Hash> HashFromHex(std::string_view hex);
 
 }  // namespace ledger

@@ -3,18 +3,9 @@
 #include <algorithm>
 #include <charconv>
 
+#include "ledger/event.h"
+
 namespace ledger::transport {
-namespace {
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
 Result<std::string> PercentDecode(std::string_view text) {
   std::string decoded;
   decoded.reserve(text.size());
