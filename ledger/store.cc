@@ -292,6 +292,9 @@ AppendBatch Store::NewBatch(std::uint64_t after_position, const Hash& after_hash
 
 Status Store::Commit(AppendBatch& batch) {
   if (read_only_) return Fail(ErrorKind::kInternal, "read_only", "the store is open read-only");
+  if (commit_fault_ && commit_fault_()) {
+    return Fail(ErrorKind::kUnavailable, "storage_unavailable", "injected commit fault");
+  }
   if (batch.event_count_ > 0) {
     std::string head;
     AppendBigEndian64(batch.last_position_, &head);

@@ -121,6 +121,10 @@ class Store {
   // Blocks until the head passes `position` or `timeout_us` elapses; returns the head.
   std::uint64_t WaitForHeadAbove(std::uint64_t position, std::int64_t timeout_us) const;
 
+  // Tests only: while `fault` returns true, Commit writes nothing and fails with kUnavailable, as
+  // it would on an I/O error. Set it before writers start (not synchronized).
+  void SetCommitFaultForTesting(std::function<bool()> fault) { commit_fault_ = std::move(fault); }
+
   [[nodiscard]] rocksdb::DB* db() const { return db_.get(); }
   // A column family by name (the fixed ones or an extra one); nullptr if unknown.
   [[nodiscard]] rocksdb::ColumnFamilyHandle* ColumnFamily(std::string_view name) const;
@@ -141,6 +145,7 @@ class Store {
   rocksdb::ColumnFamilyHandle* state_ = nullptr;
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
 
+  std::function<bool()> commit_fault_;
   std::atomic<std::uint64_t> head_position_{0};
   mutable std::mutex head_mutex_;
   mutable std::condition_variable head_advanced_;

@@ -174,6 +174,32 @@ TEST_F(SequencerTest, ConcurrentClientsGetGaplessPositions) {
   ASSERT_TRUE(all.has_value()) << all.error().message;
 }
 
+TEST_F(SequencerTest, FailedWriteAnswers503AndStateReloadsFromDisk) {
+  Open();
+  ASSERT_TRUE(Run(Credit("user:1", 100)).has_value());
+  std::atomic<bool> failing{true};
+  store_->SetCommitFaultForTesting([&] { return failing.load(); });
+  // Decided against in-memory state (funds 100), but its batch never becomes durable.
+  auto lost = Run(Credit("user:1", -100, "spend"));
+  ASSERT_FALSE(lost.has_value());
+  EXPECT_EQ(lost.error().kind, ErrorKind::kUnavailable);
+  EXPECT_EQ(lost.error().code, "storage_unavailable");
+  EXPECT_EQ(store_->HeadPosition(), 1u);
+  failing = false;
+  // The sequencer reloaded its state from disk: the funds are still there, the key is unused.
+  auto retried = Run(Credit("user:1", -100, "spend"));
+  ASSERT_TRUE(retried.has_value()) << retried.error().message;
+  EXPECT_FALSE(retried->replayed);
+  EXPECT_EQ(retried->event.envelope.position, 2u);
+  EXPECT_EQ(retried->event.envelope.stream_version, 2u);
+  auto overdraft = Run(Credit("user:1", -1));
+  ASSERT_FALSE(overdraft.has_value());
+  EXPECT_EQ(overdraft.error().code, "insufficient_funds");
+  auto chain = store_->ReadFrom(1, 10);
+  ASSERT_TRUE(chain.has_value()) << chain.error().message;
+  EXPECT_EQ(chain->size(), 2u);
+}
+
 TEST(SequencerQueueTest, FullQueueAnswersOverloadedAtOnceAndStopDrains) {
   testing::TempDir dir;
   auto store = Store::Open({.path = dir.path()});
