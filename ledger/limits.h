@@ -40,6 +40,12 @@ inline constexpr std::size_t kEventsPageDefault = 100;
 // One stored event may not exceed this (an event is small; a huge one is a bug or an attack).
 inline constexpr std::size_t kEventBytesMax = 64 * 1024;
 
+// --- Projections -----------------------------------------------------------------------------
+// Events a projection applies and writes (with its checkpoint) in one atomic write.
+inline constexpr std::size_t kProjectionBatchEventsMax = 4'096;
+// How long an idle projection worker sleeps before it looks at its stop flag again.
+inline constexpr std::int64_t kProjectionIdleWaitUs = 100'000;
+
 // --- HTTP ------------------------------------------------------------------------------------
 inline constexpr std::size_t kHttpBodyBytesMax = 64 * 1024;
 inline constexpr std::size_t kHttpHeaderBytesMax = 8 * 1024;

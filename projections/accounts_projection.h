@@ -1,0 +1,34 @@
+// The accounts read model: every account's balances per asset, its version (events that opened
+// or posted to it) and the position of its last change. Serves GET /v1/accounts/{account}.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "projections/projection.h"
+
+namespace ledger::projections {
+
+struct AccountView {
+  std::uint64_t version = 0;
+  std::uint64_t last_position = 0;  // Position of the last event that changed the account.
+  std::vector<std::pair<std::string, std::int64_t>> balances;  // (asset, balance), first use order.
+  bool operator==(const AccountView&) const = default;
+};
+
+class AccountsProjection final : public Projection {
+ public:
+  static constexpr std::string_view kName = "accounts";
+  [[nodiscard]] std::string_view Name() const override { return kName; }
+  [[nodiscard]] Status Apply(const Event& event, ViewWriter& view) override;
+
+  // Reads one account from the projection's column family; nullopt if it never appeared.
+  [[nodiscard]] static Result<std::optional<AccountView>> Read(rocksdb::DB& db,
+                                                               rocksdb::ColumnFamilyHandle& family,
+                                                               std::string_view account);
+};
+
+}  // namespace ledger::projections

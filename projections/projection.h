@@ -1,0 +1,84 @@
+// A projection: a read model built by applying the log's events in order. The runtime
+// (projection_runner.h) feeds it events from an EventSource and writes its view changes together
+// with its checkpoint in one atomic RocksDB write, so a crash can neither skip nor double-apply.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include "ledger/event.h"
+#include "ledger/status.h"
+#include "ledger/store.h"
+
+namespace ledger::projections {
+
+// Where a projection's events come from: the local log (StoreEventSource) or, on a read
+// replica, a stream of verified events from elsewhere.
+class EventSource {
+ public:
+  virtual ~EventSource() = default;
+  // Up to `limit` events from `position` on, in order, each checked (hash, chain, gaplessness).
+  [[nodiscard]] virtual Result<std::vector<StoredEvent>> ReadFrom(std::uint64_t position,
+                                                                  std::size_t limit) = 0;
+  // Blocks until an event after `position` exists or `timeout_us` passes; returns the head.
+  virtual std::uint64_t WaitForHeadAbove(std::uint64_t position, std::int64_t timeout_us) = 0;
+};
+
+// The local log as an event source. Thread-safe.
+class StoreEventSource final : public EventSource {
+ public:
+  explicit StoreEventSource(const Store& store) : store_(store) {}
+  [[nodiscard]] Result<std::vector<StoredEvent>> ReadFrom(std::uint64_t position,
+                                                          std::size_t limit) override {
+    return store_.ReadFrom(position, limit);
+  }
+  std::uint64_t WaitForHeadAbove(std::uint64_t position, std::int64_t timeout_us) override {
+    return store_.WaitForHeadAbove(position, timeout_us);
+  }
+
+ private:
+  const Store& store_;
+};
+
+// The view changes of one batch of events. Reads see the batch's own earlier writes first, then
+// the database. Owned by the runner; valid during one Apply call.
+class ViewWriter {
+ public:
+  ViewWriter(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family) : db_(db), family_(family) {}
+  // The current value of `key` (nullopt if absent). kUnavailable on a storage error.
+  [[nodiscard]] Result<std::optional<std::string>> Get(std::string_view key);
+  void Put(std::string_view key, std::string_view value);
+  void Delete(std::string_view key);
+  [[nodiscard]] rocksdb::WriteBatch& batch() { return batch_; }
+
+ private:
+  rocksdb::DB& db_;
+  rocksdb::ColumnFamilyHandle& family_;
+  rocksdb::WriteBatch batch_;
+  std::map<std::string, std::optional<std::string>, std::less<>> pending_;
+};
+
+class Projection {
+ public:
+  virtual ~Projection() = default;
+  // Stable name: metrics label, API name, and (with the "projection." prefix) its column family.
+  [[nodiscard]] virtual std::string_view Name() const = 0;
+  // Applies one event. Deterministic: the same events give the same view, live or in a replay.
+  // An error stops the projection (it is a bug or corruption, not a user error).
+  [[nodiscard]] virtual Status Apply(const Event& event, ViewWriter& view) = 0;
+};
+
+// The column family that holds `projection`'s view and checkpoint.
+[[nodiscard]] std::string ColumnFamilyName(std::string_view projection_name);
+// The key, inside a projection's column family, of its checkpoint (never a view key: views use
+// printable prefixes).
+inline constexpr std::string_view kCheckpointKey{"\0checkpoint", 11};
+
+}  // namespace ledger::projections

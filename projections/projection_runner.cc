@@ -1,0 +1,164 @@
+#include "projections/projection_runner.h"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <cstdio>
+
+namespace ledger::projections {
+namespace {
+
+Error StorageError(const rocksdb::Status& status, std::string_view what) {
+  return MakeError(ErrorKind::kUnavailable, "storage_unavailable",
+                   std::string(what) + ": " + status.ToString());
+}
+
+}  // namespace
+
+ProjectionRunner::ProjectionRunner(EventSource& source, rocksdb::DB& view_db,
+                                   rocksdb::ColumnFamilyHandle& view_family,
+                                   Projection& projection, Metrics& metrics,
+                                   ProjectionRunnerOptions options)
+    : source_(source),
+      view_db_(view_db),
+      view_family_(view_family),
+      projection_(projection),
+      metrics_(metrics),
+      options_(std::move(options)),
+      events_applied_(metrics.GetCounter("ledger_projection_events_applied_total",
+                                         "Events applied by a projection.",
+                                         {{"projection", std::string(projection.Name())}})) {
+  const Labels labels = {{"projection", std::string(projection.Name())}};
+  metrics.SetGaugeFunction("ledger_projection_position", "Last position a projection applied.",
+                           [this] { return static_cast<double>(checkpoint_.load()); }, labels);
+  metrics.SetGaugeFunction(
+      "ledger_projection_lag", "Events a projection is behind the head (head - checkpoint).",
+      [this] {
+        const std::uint64_t head = source_head_.load();
+        const std::uint64_t checkpoint = checkpoint_.load();
+        return static_cast<double>(head > checkpoint ? head - checkpoint : 0);
+      },
+      labels);
+}
+
+ProjectionRunner::~ProjectionRunner() {
+  Stop();
+  const Labels labels = {{"projection", std::string(projection_.Name())}};
+  metrics_.RemoveGaugeFunction("ledger_projection_position", labels);
+  metrics_.RemoveGaugeFunction("ledger_projection_lag", labels);
+}
+
+Result<std::uint64_t> ProjectionRunner::ReadCheckpoint() const {
+  std::string value;
+  rocksdb::Status status = view_db_.Get(rocksdb::ReadOptions(), &view_family_,
+                                        rocksdb::Slice(kCheckpointKey.data(), kCheckpointKey.size()),
+                                        &value);
+  if (status.IsNotFound()) return std::uint64_t{0};
+  if (!status.ok()) return std::unexpected(StorageError(status, "reading a checkpoint"));
+  if (value.size() != 8) {
+    return Fail(ErrorKind::kCorruption, "corruption",
+                "checkpoint of projection " + std::string(projection_.Name()) + " is not 8 bytes");
+  }
+  return ReadBigEndian64(value.data());
+}
+
+Status ProjectionRunner::Start() {
+  auto checkpoint = ReadCheckpoint();
+  if (!checkpoint) return std::unexpected(checkpoint.error());
+  SetCheckpoint(*checkpoint);
+  stopping_ = false;
+  worker_ = std::thread([this] {
+    std::string name = "proj-" + std::string(projection_.Name()).substr(0, 10);
+    pthread_setname_np(pthread_self(), name.c_str());
+    Loop();
+  });
+  return Ok();
+}
+
+void ProjectionRunner::Stop() {
+  stopping_ = true;
+  if (worker_.joinable()) worker_.join();
+}
+
+void ProjectionRunner::SetCheckpoint(std::uint64_t position) {
+  {
+    std::lock_guard lock(mutex_);
+    checkpoint_.store(position);
+  }
+  advanced_.notify_all();
+}
+
+Result<bool> ProjectionRunner::Step() {
+  const std::uint64_t from = checkpoint_.load() + 1;
+  auto events = source_.ReadFrom(from, options_.batch_events_max);
+  if (!events) return std::unexpected(events.error());
+  if (events->empty()) return false;
+  ViewWriter view(view_db_, view_family_);
+  for (const StoredEvent& stored : *events) {
+    // The source hands out events from `from` on, gapless; anything else is a broken source.
+    LEDGER_ASSERT(stored.event.envelope.position == from + (&stored - events->data()));
+    if (auto applied = projection_.Apply(stored.event, view); !applied) {
+      return std::unexpected(applied.error());
+    }
+  }
+  const std::uint64_t last = events->back().event.envelope.position;
+  std::string checkpoint;
+  AppendBigEndian64(last, &checkpoint);
+  view.Put(kCheckpointKey, checkpoint);
+  if (options_.crash_before_write_for_testing && options_.crash_before_write_for_testing()) {
+    stopping_ = true;
+    return false;
+  }
+  // No fsync: the view can always be rebuilt from the log, and view + checkpoint are one atomic
+  // write, so after a crash the projection resumes from a consistent (maybe older) checkpoint.
+  rocksdb::Status status = view_db_.Write(rocksdb::WriteOptions(), &view.batch());
+  if (!status.ok()) return std::unexpected(StorageError(status, "writing a projection batch"));
+  events_applied_.Add(events->size());
+  SetCheckpoint(last);
+  return true;
+}
+
+Result<std::uint64_t> ProjectionRunner::CatchUp() {
+  LEDGER_ASSERT(!worker_.joinable());
+  auto checkpoint = ReadCheckpoint();
+  if (!checkpoint) return std::unexpected(checkpoint.error());
+  SetCheckpoint(*checkpoint);
+  while (true) {
+    auto stepped = Step();
+    if (!stepped) return std::unexpected(stepped.error());
+    if (!*stepped) return checkpoint_.load();
+  }
+}
+
+void ProjectionRunner::Loop() {
+  while (!stopping_) {
+    const std::uint64_t head =
+        source_.WaitForHeadAbove(checkpoint_.load(), kProjectionIdleWaitUs);
+    source_head_.store(head);
+    if (head <= checkpoint_.load()) continue;
+    auto stepped = Step();
+    if (!stepped) {
+      std::fprintf(stderr, "ledgerd: projection %.*s stopped at %llu: %s\n",
+                   static_cast<int>(projection_.Name().size()), projection_.Name().data(),
+                   static_cast<unsigned long long>(checkpoint_.load()),
+                   stepped.error().message.c_str());
+      std::lock_guard lock(mutex_);
+      failure_ = stepped.error();
+      return;
+    }
+  }
+}
+
+std::uint64_t ProjectionRunner::WaitFor(std::uint64_t position, std::int64_t timeout_us) const {
+  std::unique_lock lock(mutex_);
+  advanced_.wait_for(lock, std::chrono::microseconds(timeout_us),
+                     [&] { return checkpoint_.load() >= position || failure_.has_value(); });
+  return checkpoint_.load();
+}
+
+std::optional<Error> ProjectionRunner::Failure() const {
+  std::lock_guard lock(mutex_);
+  return failure_;
+}
+
+}  // namespace ledger::projections

@@ -1,0 +1,79 @@
+// The projection runtime: one worker thread per projection. It reads events after its
+// checkpoint from an EventSource in batches, applies them, and writes the view changes with the
+// new checkpoint in ONE RocksDB write, so a crash can neither skip nor double-apply an event;
+// events at or below the checkpoint are never applied again. It wakes on new appends (the
+// source's head condition variable), never by busy polling.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "ledger/limits.h"
+#include "ledger/metrics.h"
+#include "ledger/status.h"
+#include "projections/projection.h"
+
+namespace ledger::projections {
+
+struct ProjectionRunnerOptions {
+  std::size_t batch_events_max = kProjectionBatchEventsMax;
+  // Tests only: called after a batch was applied and before it is written; returning true drops
+  // the batch and stops the worker, as a crash at that point would.
+  std::function<bool()> crash_before_write_for_testing;
+};
+
+class ProjectionRunner {
+ public:
+  // `source`, `view_db` (with `view_family`), `projection` and `metrics` must outlive the runner.
+  ProjectionRunner(EventSource& source, rocksdb::DB& view_db,
+                   rocksdb::ColumnFamilyHandle& view_family, Projection& projection,
+                   Metrics& metrics, ProjectionRunnerOptions options = {});
+  ~ProjectionRunner();
+  ProjectionRunner(const ProjectionRunner&) = delete;
+  ProjectionRunner& operator=(const ProjectionRunner&) = delete;
+
+  // Reads the checkpoint and starts the worker.
+  [[nodiscard]] Status Start();
+  // Stops the worker after the batch in progress. Idempotent.
+  void Stop();
+  // Applies everything up to the source's head on the calling thread (replay, tests); the
+  // worker must not be running. Returns the new checkpoint.
+  [[nodiscard]] Result<std::uint64_t> CatchUp();
+
+  // The last applied position. Thread-safe.
+  [[nodiscard]] std::uint64_t Checkpoint() const { return checkpoint_.load(); }
+  // Waits until the checkpoint reaches `position` or `timeout_us` passes; returns the
+  // checkpoint then. Thread-safe.
+  std::uint64_t WaitFor(std::uint64_t position, std::int64_t timeout_us) const;
+  // The error that stopped the worker, if any. Thread-safe.
+  [[nodiscard]] std::optional<Error> Failure() const;
+
+ private:
+  [[nodiscard]] Result<std::uint64_t> ReadCheckpoint() const;
+  // Applies and writes one batch after the checkpoint; false if there was nothing to do.
+  [[nodiscard]] Result<bool> Step();
+  void Loop();
+  void SetCheckpoint(std::uint64_t position);
+
+  EventSource& source_;
+  rocksdb::DB& view_db_;
+  rocksdb::ColumnFamilyHandle& view_family_;
+  Projection& projection_;
+  Metrics& metrics_;
+  ProjectionRunnerOptions options_;
+  Counter& events_applied_;
+  std::atomic<std::uint64_t> checkpoint_{0};
+  std::atomic<std::uint64_t> source_head_{0};
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mutex_;
+  mutable std::condition_variable advanced_;
+  std::optional<Error> failure_;  // Guarded by mutex_.
+  std::thread worker_;
+};
+
+}  // namespace ledger::projections
