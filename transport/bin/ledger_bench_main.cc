@@ -1,12 +1,18 @@
 // ledger-bench: benchmark programs for the ledger.
 //
 //   ledger-bench append [--data DIR] [--seconds S] [--rounds R] [--accounts N] [--batch B]
+//   ledger-bench project --data DIR [--rounds R]
 //
 // `append` measures the durable write path in-process: asset-change commands over N accounts
 // (default 1,000,000) submitted to the sequencer, decided, group-committed and fsynced; each
 // command counts once its callback reports it durable. In the same run it measures a raw RocksDB
 // baseline: WriteBatches of B (default 4,096) 200-byte puts written with sync=true. Each of the R
 // rounds (default 5) runs both for S seconds (default 5); the medians are printed.
+//
+// `project` measures the apply rate of each projection over the log in DIR/ledger (left there by
+// `append --data DIR`): each round builds the projection from position 0 into a fresh view
+// database, with the runtime the server uses (ProjectionRunner::CatchUp), and the median
+// events/s of R rounds (default 3) is printed.
 #include <sys/resource.h>
 
 #include <rocksdb/db.h>
@@ -26,6 +32,8 @@
 #include "ledger/clock.h"
 #include "ledger/metrics.h"
 #include "ledger/store.h"
+#include "projections/accounts_projection.h"
+#include "projections/projection_runner.h"
 
 namespace {
 
@@ -43,7 +51,8 @@ struct AppendOptions {
   if (message != nullptr) std::fprintf(stderr, "ledger-bench: %s\n", message);
   std::fprintf(stderr,
                "usage: ledger-bench append [--data DIR] [--seconds S] [--rounds R] "
-               "[--accounts N] [--batch B]\n");
+               "[--accounts N] [--batch B]\n"
+               "       ledger-bench project --data DIR [--rounds R]\n");
   std::exit(2);
 }
 
@@ -200,12 +209,66 @@ int RunAppend(const AppendOptions& options) {
   return 0;
 }
 
+// Builds `projection` from position 0 of `store` into a fresh database; returns events/s.
+double ProjectRound(const ledger::Store& store, ledger::projections::Projection& projection,
+                    const std::string& view_path) {
+  auto view = ledger::Store::Open(
+      {.path = view_path,
+       .extra_column_families = {ledger::projections::ColumnFamilyName(projection.Name())}});
+  if (!view) Usage(view.error().message.c_str());
+  ledger::Metrics metrics;
+  ledger::projections::StoreEventSource source(store);
+  ledger::projections::ProjectionRunner runner(
+      source, *(*view)->db(),
+      *(*view)->ColumnFamily(ledger::projections::ColumnFamilyName(projection.Name())),
+      projection, metrics);
+  auto started = Clock::now();
+  auto reached = runner.CatchUp();
+  if (!reached) Usage(reached.error().message.c_str());
+  double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  return static_cast<double>(*reached) / elapsed;
+}
+
+int RunProject(const std::string& data_dir, int rounds) {
+  auto store = ledger::Store::Open({.path = data_dir + "/ledger", .read_only = true});
+  if (!store) Usage(store.error().message.c_str());
+  const std::uint64_t events = (*store)->HeadPosition();
+  if (events == 0) Usage("the log is empty: run 'ledger-bench append --data DIR' first");
+  std::vector<double> rates;
+  for (int round = 1; round <= rounds; ++round) {
+    ledger::projections::AccountsProjection accounts;
+    const std::string view_path = data_dir + "/view-bench";
+    std::filesystem::remove_all(view_path);
+    double rate = ProjectRound(**store, accounts, view_path);
+    std::filesystem::remove_all(view_path);
+    std::printf("round %d: accounts projection %.0f events/s\n", round, rate);
+    std::fflush(stdout);
+    rates.push_back(rate);
+  }
+  std::printf("project (median of %d rounds over %llu events):\n", rounds,
+              static_cast<unsigned long long>(events));
+  std::printf("  accounts: %.0f events/s\n", Median(rates));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) Usage(nullptr);
   std::string verb = argv[1];
   if (verb == "--help" || verb == "-h") Usage(nullptr);
+  if (verb == "project") {
+    std::string data_dir;
+    int rounds = 3;
+    for (int i = 2; i + 1 < argc; i += 2) {
+      std::string flag = argv[i];
+      if (flag == "--data") data_dir = argv[i + 1];
+      else if (flag == "--rounds") rounds = std::stoi(argv[i + 1]);
+      else Usage(("unknown flag " + flag).c_str());
+    }
+    if (data_dir.empty() || rounds <= 0 || argc % 2 != 0) Usage("project needs --data DIR");
+    return RunProject(data_dir, rounds);
+  }
   if (verb != "append") Usage(("unknown verb '" + verb + "'").c_str());
   AppendOptions options;
   for (int i = 2; i < argc; ++i) {
