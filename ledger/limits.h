@@ -43,6 +43,8 @@ inline constexpr std::size_t kEventBytesMax = 64 * 1024;
 // --- Projections -----------------------------------------------------------------------------
 // Events a projection applies and writes (with its checkpoint) in one atomic write.
 inline constexpr std::size_t kProjectionBatchEventsMax = 4'096;
+// Committed view entries a projection keeps in memory (about 100 bytes each for accounts).
+inline constexpr std::size_t kProjectionCacheEntriesMax = 4'000'000;
 // How long an idle projection worker sleeps before it looks at its stop flag again.
 inline constexpr std::int64_t kProjectionIdleWaitUs = 100'000;
 

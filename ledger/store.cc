@@ -52,7 +52,8 @@ class StreamPrefix final : public rocksdb::SliceTransform {
 // both use hashed memtables (O(1) insert) with the matching prefix extractor; the write-side
 // state is only read by full scans, so it uses a vector memtable (append).
 rocksdb::ColumnFamilyOptions FamilyOptions(std::string_view name,
-                                           const std::shared_ptr<rocksdb::Cache>& cache) {
+                                           const std::shared_ptr<rocksdb::Cache>& cache,
+                                           bool point_lookups_only) {
   rocksdb::ColumnFamilyOptions options;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = cache;
@@ -71,6 +72,10 @@ rocksdb::ColumnFamilyOptions FamilyOptions(std::string_view name,
     options.memtable_prefix_bloom_size_ratio = 0.05;
   } else if (name == kStreamsFamily) {
     options.prefix_extractor = std::make_shared<StreamPrefix>();
+    options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 20));
+  } else if (point_lookups_only) {
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
+    options.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(kIdBytesMax + 64));
     options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 20));
   } else if (name == kStateFamily) {
     options.memtable_factory.reset(new rocksdb::VectorRepFactory());
@@ -204,7 +209,12 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
     }
   }
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : names) descriptors.emplace_back(name, FamilyOptions(name, cache));
+  for (const auto& name : names) {
+    const bool point_lookups_only =
+        std::find(options.point_lookup_families.begin(), options.point_lookup_families.end(),
+                  name) != options.point_lookup_families.end();
+    descriptors.emplace_back(name, FamilyOptions(name, cache, point_lookups_only));
+  }
 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status status =

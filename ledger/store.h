@@ -44,6 +44,9 @@ struct StoreOptions {
   bool read_only = false;
   // Extra column families the caller owns (projections). Created if missing.
   std::vector<std::string> extra_column_families;
+  // Those of the extra column families that are only ever read by whole key (never iterated in
+  // order): they get a hashed memtable and bloom filters, which makes random-key writes cheaper.
+  std::vector<std::string> point_lookup_families;
   // Block cache for reads, bytes.
   std::size_t block_cache_bytes = 256ull << 20;
 };

@@ -1,5 +1,6 @@
 // The accounts read model: every account's balances per asset, its version (events that opened
 // or posted to it) and the position of its last change. Serves GET /v1/accounts/{account}.
+// Read by whole key only: open its column family as a StoreOptions::point_lookup_families entry.
 #pragma once
 
 #include <cstdint>

@@ -8,14 +8,25 @@ std::string ColumnFamilyName(std::string_view projection_name) {
 
 Result<std::optional<std::string>> ViewWriter::Get(std::string_view key) {
   if (auto it = pending_.find(key); it != pending_.end()) return it->second;
+  const std::string owned(key);
+  if (auto it = cache_.entries.find(owned); it != cache_.entries.end()) return it->second;
+  if (cache_.complete) return std::optional<std::string>();
   std::string value;
   rocksdb::Status status = db_.Get(rocksdb::ReadOptions(), &family_, key, &value);
-  if (status.IsNotFound()) return std::optional<std::string>();
-  if (!status.ok()) {
+  if (!status.ok() && !status.IsNotFound()) {
     return Fail(ErrorKind::kUnavailable, "storage_unavailable",
                 "reading a projection view: " + status.ToString());
   }
-  return std::optional<std::string>(std::move(value));
+  // Read-through: what the database holds is committed state.
+  std::optional<std::string> found;
+  if (status.ok()) found = std::move(value);
+  cache_.entries.insert_or_assign(owned, found);
+  return found;
+}
+
+void ViewWriter::CommitToCache() {
+  for (auto& [key, value] : pending_) cache_.entries.insert_or_assign(key, std::move(value));
+  pending_.clear();
 }
 
 void ViewWriter::Put(std::string_view key, std::string_view value) {

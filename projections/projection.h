@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <rocksdb/db.h>
@@ -47,20 +48,32 @@ class StoreEventSource final : public EventSource {
   const Store& store_;
 };
 
+// The committed state of a view, kept in memory by its runner so applying an event rarely reads
+// RocksDB. `complete` means it holds every key of the view (the view was empty when it started
+// and nothing was evicted): a key it lacks is absent, with no read at all.
+struct ViewCache {
+  std::unordered_map<std::string, std::optional<std::string>> entries;
+  bool complete = false;
+};
+
 // The view changes of one batch of events. Reads see the batch's own earlier writes first, then
-// the database. Owned by the runner; valid during one Apply call.
+// the committed cache, then the database. Owned by the runner; valid during one Apply call.
 class ViewWriter {
  public:
-  ViewWriter(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family) : db_(db), family_(family) {}
+  ViewWriter(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family, ViewCache& cache)
+      : db_(db), family_(family), cache_(cache) {}
   // The current value of `key` (nullopt if absent). kUnavailable on a storage error.
   [[nodiscard]] Result<std::optional<std::string>> Get(std::string_view key);
   void Put(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
   [[nodiscard]] rocksdb::WriteBatch& batch() { return batch_; }
+  // After the batch was written: its changes become committed state in the cache.
+  void CommitToCache();
 
  private:
   rocksdb::DB& db_;
   rocksdb::ColumnFamilyHandle& family_;
+  ViewCache& cache_;
   rocksdb::WriteBatch batch_;
   std::map<std::string, std::optional<std::string>, std::less<>> pending_;
 };

@@ -62,10 +62,17 @@ Result<std::uint64_t> ProjectionRunner::ReadCheckpoint() const {
   return ReadBigEndian64(value.data());
 }
 
-Status ProjectionRunner::Start() {
+Status ProjectionRunner::LoadCheckpoint() {
   auto checkpoint = ReadCheckpoint();
   if (!checkpoint) return std::unexpected(checkpoint.error());
+  cache_ = ViewCache{};
+  cache_.complete = *checkpoint == 0;
   SetCheckpoint(*checkpoint);
+  return Ok();
+}
+
+Status ProjectionRunner::Start() {
+  if (auto loaded = LoadCheckpoint(); !loaded) return loaded;
   stopping_ = false;
   worker_ = std::thread([this] {
     std::string name = "proj-" + std::string(projection_.Name()).substr(0, 10);
@@ -93,7 +100,9 @@ Result<bool> ProjectionRunner::Step() {
   auto events = source_.ReadFrom(from, options_.batch_events_max);
   if (!events) return std::unexpected(events.error());
   if (events->empty()) return false;
-  ViewWriter view(view_db_, view_family_);
+  // Bounded memory: past the limit the cache starts over (and reads fall back to RocksDB).
+  if (cache_.entries.size() > kProjectionCacheEntriesMax) cache_ = ViewCache{};
+  ViewWriter view(view_db_, view_family_, cache_);
   for (const StoredEvent& stored : *events) {
     // The source hands out events from `from` on, gapless; anything else is a broken source.
     LEDGER_ASSERT(stored.event.envelope.position == from + (&stored - events->data()));
@@ -113,6 +122,7 @@ Result<bool> ProjectionRunner::Step() {
   // write, so after a crash the projection resumes from a consistent (maybe older) checkpoint.
   rocksdb::Status status = view_db_.Write(rocksdb::WriteOptions(), &view.batch());
   if (!status.ok()) return std::unexpected(StorageError(status, "writing a projection batch"));
+  view.CommitToCache();
   events_applied_.Add(events->size());
   SetCheckpoint(last);
   return true;
@@ -120,9 +130,7 @@ Result<bool> ProjectionRunner::Step() {
 
 Result<std::uint64_t> ProjectionRunner::CatchUp() {
   LEDGER_ASSERT(!worker_.joinable());
-  auto checkpoint = ReadCheckpoint();
-  if (!checkpoint) return std::unexpected(checkpoint.error());
-  SetCheckpoint(*checkpoint);
+  if (auto loaded = LoadCheckpoint(); !loaded) return std::unexpected(loaded.error());
   while (true) {
     auto stepped = Step();
     if (!stepped) return std::unexpected(stepped.error());

@@ -55,6 +55,8 @@ class ProjectionRunner {
 
  private:
   [[nodiscard]] Result<std::uint64_t> ReadCheckpoint() const;
+  // Reads the checkpoint and resets the cache (complete when the view is empty).
+  [[nodiscard]] Status LoadCheckpoint();
   // Applies and writes one batch after the checkpoint; false if there was nothing to do.
   [[nodiscard]] Result<bool> Step();
   void Loop();
@@ -73,6 +75,7 @@ class ProjectionRunner {
   mutable std::mutex mutex_;
   mutable std::condition_variable advanced_;
   std::optional<Error> failure_;  // Guarded by mutex_.
+  ViewCache cache_;               // Worker thread (or CatchUp's caller) only.
   std::thread worker_;
 };
 

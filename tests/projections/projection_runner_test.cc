@@ -32,8 +32,9 @@ class CountingProjection final : public Projection {
 class ProjectionRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto store = Store::Open(
-        {.path = dir_.path(), .extra_column_families = {ColumnFamilyName("accounts")}});
+    auto store = Store::Open({.path = dir_.path(),
+                              .extra_column_families = {ColumnFamilyName("accounts")},
+                              .point_lookup_families = {ColumnFamilyName("accounts")}});
     ASSERT_TRUE(store.has_value()) << store.error().message;
     store_ = std::move(*store);
     family_ = store_->ColumnFamily(ColumnFamilyName("accounts"));

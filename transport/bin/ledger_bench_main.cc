@@ -212,9 +212,10 @@ int RunAppend(const AppendOptions& options) {
 // Builds `projection` from position 0 of `store` into a fresh database; returns events/s.
 double ProjectRound(const ledger::Store& store, ledger::projections::Projection& projection,
                     const std::string& view_path) {
-  auto view = ledger::Store::Open(
-      {.path = view_path,
-       .extra_column_families = {ledger::projections::ColumnFamilyName(projection.Name())}});
+  const std::string family = ledger::projections::ColumnFamilyName(projection.Name());
+  auto view = ledger::Store::Open({.path = view_path,
+                                   .extra_column_families = {family},
+                                   .point_lookup_families = {family}});
   if (!view) Usage(view.error().message.c_str());
   ledger::Metrics metrics;
   ledger::projections::StoreEventSource source(store);
