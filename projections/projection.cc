@@ -30,13 +30,23 @@ void ViewWriter::CommitToCache() {
 }
 
 void ViewWriter::Put(std::string_view key, std::string_view value) {
-  LEDGER_ASSERT(batch_.Put(&family_, key, value).ok());
   pending_.insert_or_assign(std::string(key), std::optional<std::string>(std::string(value)));
 }
 
 void ViewWriter::Delete(std::string_view key) {
-  LEDGER_ASSERT(batch_.Delete(&family_, key).ok());
   pending_.insert_or_assign(std::string(key), std::optional<std::string>());
+}
+
+rocksdb::WriteBatch& ViewWriter::Finish() {
+  // One entry per key however many events of the batch changed it.
+  for (const auto& [key, value] : pending_) {
+    if (value) {
+      LEDGER_ASSERT(batch_.Put(&family_, key, *value).ok());
+    } else {
+      LEDGER_ASSERT(batch_.Delete(&family_, key).ok());
+    }
+  }
+  return batch_;
 }
 
 }  // namespace ledger::projections

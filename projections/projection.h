@@ -66,7 +66,9 @@ class ViewWriter {
   [[nodiscard]] Result<std::optional<std::string>> Get(std::string_view key);
   void Put(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
-  [[nodiscard]] rocksdb::WriteBatch& batch() { return batch_; }
+  // The batch's final value of every changed key, as one WriteBatch. Call once, after the last
+  // Put/Delete.
+  [[nodiscard]] rocksdb::WriteBatch& Finish();
   // After the batch was written: its changes become committed state in the cache.
   void CommitToCache();
 

@@ -120,7 +120,7 @@ Result<bool> ProjectionRunner::Step() {
   }
   // No fsync: the view can always be rebuilt from the log, and view + checkpoint are one atomic
   // write, so after a crash the projection resumes from a consistent (maybe older) checkpoint.
-  rocksdb::Status status = view_db_.Write(rocksdb::WriteOptions(), &view.batch());
+  rocksdb::Status status = view_db_.Write(rocksdb::WriteOptions(), &view.Finish());
   if (!status.ok()) return std::unexpected(StorageError(status, "writing a projection batch"));
   view.CommitToCache();
   events_applied_.Add(events->size());
