@@ -322,7 +322,7 @@ class Sequencer::Impl {
   Status Write(DecidedBatch& batch) {
     if (batch.event_count == 0) return Ok();
     auto started = std::chrono::steady_clock::now();
-    AppendBatch append = store_.NewBatch(store_.HeadPosition(), store_.HeadHash());
+    AppendBatch append = store_.NewBatch();
     for (Completion& completion : batch.completions) {
       if (auto* event = std::get_if<Event>(&completion.outcome)) {
         append.AddEvent(*event, completion.fingerprint);

@@ -22,6 +22,10 @@ constexpr char kStateFamily[] = "state";
 constexpr char kMetaFamily[] = "meta";
 constexpr char kHeadKey[] = "head";
 constexpr std::size_t kHashBytes = 32;
+// Hashed memtables: buckets, and the prefix length that stands for a whole key (ids are at most
+// kIdBytesMax; a longer key still hashes correctly, it just shares a bucket more often).
+constexpr std::size_t kMemtableHashBuckets = 1 << 20;
+constexpr std::size_t kPointLookupPrefixBytes = kIdBytesMax + 64;
 
 Error StorageError(const rocksdb::Status& status, std::string_view what) {
   return MakeError(ErrorKind::kUnavailable, "storage_unavailable",
@@ -63,20 +67,17 @@ rocksdb::ColumnFamilyOptions FamilyOptions(std::string_view name,
   options.write_buffer_size = name == kEventsFamily ? (128u << 20) : (64u << 20);
   options.max_write_buffer_number = 4;
   options.level_compaction_dynamic_level_bytes = true;
-  if (name == kIdempotencyFamily) {
-    // Misses are the common case on the write path: bloom filters answer them.
+  if (name == kIdempotencyFamily || point_lookups_only) {
+    // Read by whole key only, mostly misses: bloom filters answer them; the prefix extractor
+    // (longer than almost any key) hashes each key to its own memtable bucket.
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
     table.whole_key_filtering = true;
-    options.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(kIdempotencyKeyBytesMax + 64));
-    options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 20));
+    options.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(kPointLookupPrefixBytes));
+    options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(kMemtableHashBuckets));
     options.memtable_prefix_bloom_size_ratio = 0.05;
   } else if (name == kStreamsFamily) {
     options.prefix_extractor = std::make_shared<StreamPrefix>();
-    options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 20));
-  } else if (point_lookups_only) {
-    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10, false));
-    options.prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(kIdBytesMax + 64));
-    options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(1 << 20));
+    options.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory(kMemtableHashBuckets));
   } else if (name == kStateFamily) {
     options.memtable_factory.reset(new rocksdb::VectorRepFactory());
   }
@@ -296,8 +297,10 @@ Hash Store::HeadHash() const {
   return head_hash_;
 }
 
-AppendBatch Store::NewBatch(std::uint64_t after_position, const Hash& after_hash) {
-  return AppendBatch(after_position, after_hash, events_, streams_, idempotency_, state_);
+AppendBatch Store::NewBatch() {
+  std::lock_guard lock(head_mutex_);
+  return AppendBatch(head_position_.load(std::memory_order_relaxed), head_hash_, events_, streams_,
+                     idempotency_, state_);
 }
 
 Status Store::Commit(AppendBatch& batch) {

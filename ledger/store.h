@@ -55,15 +55,11 @@ struct StoreOptions {
 class AppendBatch {
  public:
   // Appends `event`: fills in prev_hash and hash (chaining from the previous event of this batch
-  // or the store's head), writes it, its stream index entry and, if `idempotency_key` is not
+  // or the head the batch started from), writes it, its stream index entry and, if `idempotency_key` is not
   // empty, its idempotency record. The event's position must be the next one.
   void AddEvent(Event& event, const Hash& fingerprint);
   // A write-side state entry (commands/ owns keys and values).
   void PutState(std::string_view key, std::string_view value);
-  [[nodiscard]] std::size_t EventCount() const { return event_count_; }
-  [[nodiscard]] std::uint64_t LastPosition() const { return last_position_; }
-  [[nodiscard]] const Hash& LastHash() const { return last_hash_; }
-  [[nodiscard]] std::size_t ByteSize() const { return batch_.GetDataSize(); }
 
  private:
   friend class Store;
@@ -93,9 +89,8 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   // --- Writing (one writer thread at a time) ------------------------------------------------
-  // A batch that continues from `after_position`/`after_hash`: normally the head, or the last
-  // position of a batch not yet committed (pipelining).
-  [[nodiscard]] AppendBatch NewBatch(std::uint64_t after_position, const Hash& after_hash);
+  // A batch whose first event follows the current head.
+  [[nodiscard]] AppendBatch NewBatch();
   // Writes the batch with sync=true, then publishes the new head. kUnavailable on an I/O error
   // (e.g. disk full): nothing of the batch is visible then.
   [[nodiscard]] Status Commit(AppendBatch& batch);

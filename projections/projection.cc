@@ -8,8 +8,7 @@ std::string ColumnFamilyName(std::string_view projection_name) {
 
 Result<std::optional<std::string>> ViewWriter::Get(std::string_view key) {
   if (auto it = pending_.find(key); it != pending_.end()) return it->second;
-  const std::string owned(key);
-  if (auto it = cache_.entries.find(owned); it != cache_.entries.end()) return it->second;
+  if (auto it = cache_.entries.find(key); it != cache_.entries.end()) return it->second;
   if (cache_.complete) return std::optional<std::string>();
   std::string value;
   rocksdb::Status status = db_.Get(rocksdb::ReadOptions(), &family_, key, &value);
@@ -20,7 +19,7 @@ Result<std::optional<std::string>> ViewWriter::Get(std::string_view key) {
   // Read-through: what the database holds is committed state.
   std::optional<std::string> found;
   if (status.ok()) found = std::move(value);
-  cache_.entries.insert_or_assign(owned, found);
+  cache_.entries.insert_or_assign(std::string(key), found);
   return found;
 }
 

@@ -52,7 +52,12 @@ class StoreEventSource final : public EventSource {
 // RocksDB. `complete` means it holds every key of the view (the view was empty when it started
 // and nothing was evicted): a key it lacks is absent, with no read at all.
 struct ViewCache {
-  std::unordered_map<std::string, std::optional<std::string>> entries;
+  // Transparent hashing: lookups by string_view allocate nothing.
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view key) const { return std::hash<std::string_view>{}(key); }
+  };
+  std::unordered_map<std::string, std::optional<std::string>, KeyHash, std::equal_to<>> entries;
   bool complete = false;
 };
 

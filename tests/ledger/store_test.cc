@@ -50,7 +50,7 @@ std::unique_ptr<Store> OpenStore(const std::string& path) {
 
 // Appends `count` events in one committed batch and returns their hashes.
 void AppendEvents(Store& store, int count) {
-  AppendBatch batch = store.NewBatch(store.HeadPosition(), store.HeadHash());
+  AppendBatch batch = store.NewBatch();
   for (int i = 0; i < count; ++i) {
     Event event = MakeEvent(store.HeadPosition() + static_cast<std::uint64_t>(i) + 1,
                             "user:" + std::to_string(i), 100 + i);
