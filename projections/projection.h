@@ -93,6 +93,20 @@ class Projection {
   // Applies one event. Deterministic: the same events give the same view, live or in a replay.
   // An error stops the projection (it is a bug or corruption, not a user error).
   [[nodiscard]] virtual Status Apply(const Event& event, ViewWriter& view) = 0;
+
+  // Lifecycle of state a projection keeps in memory beyond the ViewWriter (e.g. the holders
+  // bitmap). All are called on the runner's worker thread (or CatchUp's caller), in this order:
+  // Load once before the first batch (and again after a dropped batch); per batch, Apply for each
+  // event, then FinishBatch, then BatchCommitted once the batch is written with its checkpoint.
+  //
+  // Reads the projection's committed in-memory state from its column family.
+  [[nodiscard]] virtual Status Load(rocksdb::DB& /*db*/, rocksdb::ColumnFamilyHandle& /*family*/) {
+    return Ok();
+  }
+  // The last chance to add view changes to the batch (e.g. dirty bitmap chunks).
+  [[nodiscard]] virtual Status FinishBatch(ViewWriter& /*view*/) { return Ok(); }
+  // The batch ending at `checkpoint` is durable in the view: publish it to readers.
+  virtual void BatchCommitted(std::uint64_t /*checkpoint*/) {}
 };
 
 // The column family that holds `projection`'s view and checkpoint.

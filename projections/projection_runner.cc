@@ -67,6 +67,7 @@ Status ProjectionRunner::LoadCheckpoint() {
   if (!checkpoint) return std::unexpected(checkpoint.error());
   cache_ = ViewCache{};
   cache_.complete = *checkpoint == 0;
+  if (auto loaded = projection_.Load(view_db_, view_family_); !loaded) return loaded;
   SetCheckpoint(*checkpoint);
   return Ok();
 }
@@ -110,6 +111,9 @@ Result<bool> ProjectionRunner::Step() {
       return std::unexpected(applied.error());
     }
   }
+  if (auto finished = projection_.FinishBatch(view); !finished) {
+    return std::unexpected(finished.error());
+  }
   const std::uint64_t last = events->back().event.envelope.position;
   std::string checkpoint;
   AppendBigEndian64(last, &checkpoint);
@@ -123,6 +127,7 @@ Result<bool> ProjectionRunner::Step() {
   rocksdb::Status status = view_db_.Write(rocksdb::WriteOptions(), &view.Finish());
   if (!status.ok()) return std::unexpected(StorageError(status, "writing a projection batch"));
   view.CommitToCache();
+  projection_.BatchCommitted(last);
   events_applied_.Add(events->size());
   SetCheckpoint(last);
   return true;
