@@ -48,6 +48,22 @@ inline constexpr std::size_t kProjectionCacheEntriesMax = 4'000'000;
 // How long an idle projection worker sleeps before it looks at its stop flag again.
 inline constexpr std::int64_t kProjectionIdleWaitUs = 100'000;
 
+// --- Queries ---------------------------------------------------------------------------------
+// GET /v1/accounts/{account}/entries page size.
+inline constexpr std::size_t kEntriesPageMax = 1'000;
+inline constexpr std::size_t kEntriesPageDefault = 100;
+// Rows (periods x assets) one statements request may return; a longer range is a 400.
+inline constexpr std::size_t kStatementRowsMax = 1'000;
+// Named "other items" kinds kept per statement row; further kinds are summed under "other".
+inline constexpr std::size_t kStatementKindsMax = 16;
+// Accounts in one POST /v1/holders/_check.
+inline constexpr std::size_t kHoldersCheckAccountsMax = 10'000;
+// min_position waits: default and longest timeout_ms.
+inline constexpr std::int64_t kQueryWaitDefaultMs = 5'000;
+inline constexpr std::int64_t kQueryWaitMaxMs = 60'000;
+// Queries waiting for a projection to reach their min_position at once (503 beyond).
+inline constexpr std::size_t kQueryWaitersMax = 10'000;
+
 // --- HTTP ------------------------------------------------------------------------------------
 inline constexpr std::size_t kHttpBodyBytesMax = 64 * 1024;
 inline constexpr std::size_t kHttpHeaderBytesMax = 8 * 1024;
