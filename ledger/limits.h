@@ -66,6 +66,8 @@ inline constexpr std::size_t kQueryWaitersMax = 10'000;
 
 // --- HTTP ------------------------------------------------------------------------------------
 inline constexpr std::size_t kHttpBodyBytesMax = 64 * 1024;
+// POST /v1/holders/_check carries up to kHoldersCheckAccountsMax account ids.
+inline constexpr std::size_t kHttpHoldersCheckBodyBytesMax = 2 * 1024 * 1024;
 inline constexpr std::size_t kHttpHeaderBytesMax = 8 * 1024;
 inline constexpr std::size_t kHttpTargetBytesMax = 2 * 1024;
 inline constexpr std::size_t kJsonDepthMax = 16;

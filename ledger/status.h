@@ -22,6 +22,7 @@ enum class ErrorKind {
   kUnavailable,      // Storage failed; retry later (503).
   kInternal,         // A bug or corruption (500).
   kCorruption,       // Stored data fails its checks (500).
+  kDeadlineExceeded, // A wait ran out of time, e.g. a query's min_position (504).
 };
 
 // A failure with a stable machine-readable `code` (e.g. "insufficient_funds") and a message for

@@ -116,19 +116,24 @@ Status AccountsProjection::Apply(const Event& event, ViewWriter& view) {
   return Ok();
 }
 
-Result<std::optional<AccountView>> AccountsProjection::Read(rocksdb::DB& db,
-                                                            rocksdb::ColumnFamilyHandle& family,
-                                                            std::string_view account) {
+Result<AccountRead> AccountsProjection::Read(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
+                                             std::string_view account) {
+  const ScopedSnapshot snapshot(db);
+  AccountRead read;
+  auto checkpoint = ReadCheckpoint(db, family, snapshot.get());
+  if (!checkpoint) return std::unexpected(checkpoint.error());
+  read.position = *checkpoint;
   std::string value;
-  rocksdb::Status status = db.Get(rocksdb::ReadOptions(), &family, AccountKey(account), &value);
-  if (status.IsNotFound()) return std::optional<AccountView>();
+  rocksdb::Status status = db.Get(snapshot.Options(), &family, AccountKey(account), &value);
+  if (status.IsNotFound()) return read;
   if (!status.ok()) {
     return Fail(ErrorKind::kUnavailable, "storage_unavailable",
                 "reading the accounts projection: " + status.ToString());
   }
   auto view = Decode(value, account);
   if (!view) return std::unexpected(view.error());
-  return std::optional<AccountView>(std::move(*view));
+  read.account = std::move(*view);
+  return read;
 }
 
 }  // namespace ledger::projections

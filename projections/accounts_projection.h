@@ -20,16 +20,22 @@ struct AccountView {
   bool operator==(const AccountView&) const = default;
 };
 
+struct AccountRead {
+  std::uint64_t position = 0;  // The projection's checkpoint the answer reflects.
+  std::optional<AccountView> account;
+};
+
 class AccountsProjection final : public Projection {
  public:
   static constexpr std::string_view kName = "accounts";
   [[nodiscard]] std::string_view Name() const override { return kName; }
   [[nodiscard]] Status Apply(const Event& event, ViewWriter& view) override;
 
-  // Reads one account from the projection's column family; nullopt if it never appeared.
-  [[nodiscard]] static Result<std::optional<AccountView>> Read(rocksdb::DB& db,
-                                                               rocksdb::ColumnFamilyHandle& family,
-                                                               std::string_view account);
+  // One account (nullopt if it never appeared) and the checkpoint it reflects, both from one
+  // snapshot of the projection's column family.
+  [[nodiscard]] static Result<AccountRead> Read(rocksdb::DB& db,
+                                                rocksdb::ColumnFamilyHandle& family,
+                                                std::string_view account);
 };
 
 }  // namespace ledger::projections

@@ -6,6 +6,26 @@ std::string ColumnFamilyName(std::string_view projection_name) {
   return "projection." + std::string(projection_name);
 }
 
+Result<std::uint64_t> ReadCheckpoint(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
+                                     const rocksdb::Snapshot* snapshot) {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot;
+  std::string value;
+  rocksdb::Status status = db.Get(options, &family,
+                                  rocksdb::Slice(kCheckpointKey.data(), kCheckpointKey.size()),
+                                  &value);
+  if (status.IsNotFound()) return std::uint64_t{0};
+  if (!status.ok()) {
+    return Fail(ErrorKind::kUnavailable, "storage_unavailable",
+                "reading a projection checkpoint: " + status.ToString());
+  }
+  if (value.size() != 8) {
+    return Fail(ErrorKind::kCorruption, "corruption",
+                "projection checkpoint in " + family.GetName() + " is not 8 bytes");
+  }
+  return ReadBigEndian64(value.data());
+}
+
 Result<std::optional<std::string>> ViewWriter::Get(std::string_view key) {
   if (auto it = pending_.find(key); it != pending_.end()) return it->second;
   if (auto it = cache_.entries.find(key); it != cache_.entries.end()) return it->second;

@@ -109,6 +109,33 @@ class Projection {
   virtual void BatchCommitted(std::uint64_t /*checkpoint*/) {}
 };
 
+// A RocksDB snapshot released when it goes out of scope.
+class ScopedSnapshot {
+ public:
+  explicit ScopedSnapshot(rocksdb::DB& db) : db_(db), snapshot_(db.GetSnapshot()) {}
+  ~ScopedSnapshot() { db_.ReleaseSnapshot(snapshot_); }
+  ScopedSnapshot(const ScopedSnapshot&) = delete;
+  ScopedSnapshot& operator=(const ScopedSnapshot&) = delete;
+  [[nodiscard]] const rocksdb::Snapshot* get() const { return snapshot_; }
+  // Read options that read at this snapshot.
+  [[nodiscard]] rocksdb::ReadOptions Options() const {
+    rocksdb::ReadOptions options;
+    options.snapshot = snapshot_;
+    return options;
+  }
+
+ private:
+  rocksdb::DB& db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+// The checkpoint stored in `family` as seen by `snapshot` (nullptr: the latest); 0 if the
+// projection never wrote one. kUnavailable on a storage error, kCorruption if malformed. Read
+// functions take it from the same snapshot as their data, to say which position they reflect.
+[[nodiscard]] Result<std::uint64_t> ReadCheckpoint(rocksdb::DB& db,
+                                                   rocksdb::ColumnFamilyHandle& family,
+                                                   const rocksdb::Snapshot* snapshot);
+
 // The column family that holds `projection`'s view and checkpoint.
 [[nodiscard]] std::string ColumnFamilyName(std::string_view projection_name);
 // The key, inside a projection's column family, of its checkpoint (never a view key: views use

@@ -43,27 +43,14 @@ ProjectionRunner::ProjectionRunner(EventSource& source, rocksdb::DB& view_db,
 
 ProjectionRunner::~ProjectionRunner() {
   Stop();
+  DropWaiters();
   const Labels labels = {{"projection", std::string(projection_.Name())}};
   metrics_.RemoveGaugeFunction("ledger_projection_position", labels);
   metrics_.RemoveGaugeFunction("ledger_projection_lag", labels);
 }
 
-Result<std::uint64_t> ProjectionRunner::ReadCheckpoint() const {
-  std::string value;
-  rocksdb::Status status = view_db_.Get(rocksdb::ReadOptions(), &view_family_,
-                                        rocksdb::Slice(kCheckpointKey.data(), kCheckpointKey.size()),
-                                        &value);
-  if (status.IsNotFound()) return std::uint64_t{0};
-  if (!status.ok()) return std::unexpected(StorageError(status, "reading a checkpoint"));
-  if (value.size() != 8) {
-    return Fail(ErrorKind::kCorruption, "corruption",
-                "checkpoint of projection " + std::string(projection_.Name()) + " is not 8 bytes");
-  }
-  return ReadBigEndian64(value.data());
-}
-
 Status ProjectionRunner::LoadCheckpoint() {
-  auto checkpoint = ReadCheckpoint();
+  auto checkpoint = ReadCheckpoint(view_db_, view_family_, nullptr);
   if (!checkpoint) return std::unexpected(checkpoint.error());
   cache_ = ViewCache{};
   cache_.complete = *checkpoint == 0;
@@ -89,11 +76,57 @@ void ProjectionRunner::Stop() {
 }
 
 void ProjectionRunner::SetCheckpoint(std::uint64_t position) {
+  std::vector<Waiter> reached;
   {
     std::lock_guard lock(mutex_);
     checkpoint_.store(position);
+    const auto end = waiters_.upper_bound(position);
+    for (auto it = waiters_.begin(); it != end; ++it) reached.push_back(std::move(it->second));
+    waiters_.erase(waiters_.begin(), end);
   }
   advanced_.notify_all();
+  for (Waiter& waiter : reached) waiter.callback(position);
+}
+
+Result<std::optional<std::uint64_t>> ProjectionRunner::WhenReached(std::uint64_t position,
+                                                                   ReachedCallback callback) {
+  std::lock_guard lock(mutex_);
+  if (checkpoint_.load() >= position || failure_.has_value()) return std::nullopt;
+  if (waiters_.size() >= kQueryWaitersMax) {
+    return Fail(ErrorKind::kOverloaded, "too_many_waiters",
+                std::to_string(kQueryWaitersMax) + " queries already wait for projection " +
+                    std::string(projection_.Name()));
+  }
+  const std::uint64_t id = next_waiter_id_++;
+  waiters_.emplace(position, Waiter{id, std::move(callback)});
+  return std::optional<std::uint64_t>(id);
+}
+
+void ProjectionRunner::CancelWait(std::uint64_t waiter_id) {
+  ReachedCallback dropped;  // Destroyed outside the lock.
+  std::lock_guard lock(mutex_);
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    if (it->second.id == waiter_id) {
+      dropped = std::move(it->second.callback);
+      waiters_.erase(it);
+      return;
+    }
+  }
+}
+
+void ProjectionRunner::DropWaiters() {
+  std::multimap<std::uint64_t, Waiter> dropped;
+  std::lock_guard lock(mutex_);
+  dropped.swap(waiters_);
+}
+
+void ProjectionRunner::FailWaiters() {
+  std::multimap<std::uint64_t, Waiter> failed;
+  {
+    std::lock_guard lock(mutex_);
+    failed.swap(waiters_);
+  }
+  for (auto& [position, waiter] : failed) waiter.callback(checkpoint_.load());
 }
 
 Result<bool> ProjectionRunner::Step() {
@@ -155,8 +188,12 @@ void ProjectionRunner::Loop() {
                    static_cast<int>(projection_.Name().size()), projection_.Name().data(),
                    static_cast<unsigned long long>(checkpoint_.load()),
                    stepped.error().message.c_str());
-      std::lock_guard lock(mutex_);
-      failure_ = stepped.error();
+      {
+        std::lock_guard lock(mutex_);
+        failure_ = stepped.error();
+      }
+      advanced_.notify_all();
+      FailWaiters();
       return;
     }
   }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -53,14 +54,30 @@ class ProjectionRunner {
   // The error that stopped the worker, if any. Thread-safe.
   [[nodiscard]] std::optional<Error> Failure() const;
 
+  // Called with the checkpoint once it reached the awaited position, or earlier if the worker
+  // failed. Runs on the worker thread with no lock held: it must be quick (post work elsewhere).
+  using ReachedCallback = std::function<void(std::uint64_t checkpoint)>;
+  // Registers `callback` for when the checkpoint reaches `position`, without blocking. Returns
+  // nullopt (and drops `callback`) when it already has, or the worker failed; kOverloaded
+  // "too_many_waiters" past kQueryWaitersMax waiters; else a waiter id for CancelWait.
+  // Thread-safe.
+  [[nodiscard]] Result<std::optional<std::uint64_t>> WhenReached(std::uint64_t position,
+                                                                 ReachedCallback callback);
+  // Drops a waiter that was not called yet (a timed-out query). Thread-safe.
+  void CancelWait(std::uint64_t waiter_id);
+  // Drops every waiter without calling it (shutdown: their executors may be gone). Thread-safe.
+  void DropWaiters();
+
  private:
-  [[nodiscard]] Result<std::uint64_t> ReadCheckpoint() const;
   // Reads the checkpoint and resets the cache (complete when the view is empty).
   [[nodiscard]] Status LoadCheckpoint();
   // Applies and writes one batch after the checkpoint; false if there was nothing to do.
   [[nodiscard]] Result<bool> Step();
   void Loop();
+  // Publishes `position` and calls the waiters it satisfies.
   void SetCheckpoint(std::uint64_t position);
+  // Calls every waiter with the current checkpoint (the worker failed).
+  void FailWaiters();
 
   EventSource& source_;
   rocksdb::DB& view_db_;
@@ -75,6 +92,13 @@ class ProjectionRunner {
   mutable std::mutex mutex_;
   mutable std::condition_variable advanced_;
   std::optional<Error> failure_;  // Guarded by mutex_.
+  struct Waiter {
+    std::uint64_t id;
+    ReachedCallback callback;
+  };
+  // Awaited position -> waiters, guarded by mutex_.
+  std::multimap<std::uint64_t, Waiter> waiters_;
+  std::uint64_t next_waiter_id_ = 1;  // Guarded by mutex_.
   ViewCache cache_;               // Worker thread (or CatchUp's caller) only.
   std::thread worker_;
 };

@@ -40,6 +40,9 @@ struct Client {
   [[nodiscard]] bool CanWrite() const { return (roles & (kRoleWriter | kRoleAdmin)) != 0; }
   // Every role may read events (see transport/README.md).
   [[nodiscard]] bool CanRead() const { return roles != 0; }
+  // Queries of the read models (accounts, wallets, statements, holders, projections) need the
+  // reader or admin role: a writer service has no business reading users' wallets.
+  [[nodiscard]] bool CanQuery() const { return (roles & (kRoleReader | kRoleAdmin)) != 0; }
 };
 
 class Authenticator {

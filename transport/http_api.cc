@@ -38,13 +38,23 @@ std::string_view LabelFor(const internal::RouteMatch& match) {
 
 }  // namespace
 
-HttpApi::HttpApi(Store& store, commands::Sequencer& sequencer, Metrics& metrics,
+HttpApi::HttpApi(Store& store, commands::Sequencer& sequencer,
+                 projections::ReadModels& read_models, Metrics& metrics,
                  const Authenticator& auth, MonotonicClock now)
     : store_(store),
       sequencer_(sequencer),
+      read_models_(read_models),
       metrics_(metrics),
       auth_(auth),
       now_(now ? std::move(now) : MonotonicClock(SteadyNowUs)) {}
+
+std::size_t HttpApi::BodyBytesMax(std::string_view target, http::verb method) {
+  const auto match = internal::MatchRoute(SplitTarget(target).path, method);
+  if (match && match->route != nullptr && match->route->id == RouteId::kHoldersCheck) {
+    return kHttpHoldersCheckBodyBytesMax;
+  }
+  return kHttpBodyBytesMax;
+}
 
 std::string_view HttpApi::RouteLabel(std::string_view target) {
   const auto match = internal::MatchRoute(SplitTarget(target).path, http::verb::get);
@@ -98,6 +108,7 @@ void HttpApi::Dispatch(const Route& route, const Params& params, const HttpReque
   if (!route.command.empty()) {
     return HandleCommand(route, params, request, *client, executor, respond);
   }
+  if (route.query) return HandleQuery(route, params, request, *client, executor, respond);
   if (!client->CanRead()) {
     return respond(ErrorResponse(
         MakeError(ErrorKind::kPermissionDenied, "forbidden", "this client may not read")));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -15,6 +16,7 @@
 #include "commands/sequencer.h"
 #include "ledger/metrics.h"
 #include "ledger/store.h"
+#include "projections/read_models.h"
 #include "transport/auth.h"
 #include "transport/http_response.h"
 
@@ -38,6 +40,14 @@ enum class RouteId : std::uint8_t {
   kCreateCampaign,
   kGrantVoucher,
   kRedeemVoucher,
+  // Queries of the read models (http_api_queries.cc).
+  kProjections,
+  kAccount,
+  kAccountEntries,
+  kWallet,
+  kStatements,
+  kHolder,
+  kHoldersCheck,
 };
 
 struct Route;
@@ -49,8 +59,8 @@ class HttpApi {
 
   // `store`, `sequencer`, `metrics` and `auth` must outlive the HttpApi and every request in
   // flight. `now` defaults to std::chrono::steady_clock.
-  HttpApi(Store& store, commands::Sequencer& sequencer, Metrics& metrics, const Authenticator& auth,
-          MonotonicClock now = {});
+  HttpApi(Store& store, commands::Sequencer& sequencer, projections::ReadModels& read_models,
+          Metrics& metrics, const Authenticator& auth, MonotonicClock now = {});
 
   // Handles one complete request. `respond` runs exactly once on `executor`: directly inside
   // Handle for requests answered at once, or posted to `executor` when the sequencer completes
@@ -58,6 +68,10 @@ class HttpApi {
   // Thread-safe.
   void Handle(const HttpRequest& request, const boost::asio::any_io_executor& executor,
               Respond respond);
+
+  // The largest body a request to `target` with `method` may carry.
+  [[nodiscard]] static std::size_t BodyBytesMax(std::string_view target,
+                                                boost::beast::http::verb method);
 
   // The metrics label of the route `target` maps to ("/v1/events/{position}"), or "unmatched".
   [[nodiscard]] static std::string_view RouteLabel(std::string_view target);
@@ -75,6 +89,23 @@ class HttpApi {
   [[nodiscard]] HttpResponse Events(std::string_view query) const;
   [[nodiscard]] HttpResponse EventAt(std::string_view position) const;
   [[nodiscard]] HttpResponse StreamEvents(const std::string& stream, std::string_view query) const;
+  // Queries (http_api_queries.cc): wait for min_position without blocking, then answer.
+  struct QueryRequest;
+  void HandleQuery(const Route& route, const Params& params, const HttpRequest& request,
+                   const Client& client, const boost::asio::any_io_executor& executor,
+                   Respond& respond);
+  void AwaitPosition(std::shared_ptr<const QueryRequest> query,
+                     const boost::asio::any_io_executor& executor, Respond& respond);
+  // Answers `query` once its wait is over (or was not needed).
+  [[nodiscard]] HttpResponse AnswerQuery(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse RunQuery(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse Projections() const;
+  [[nodiscard]] HttpResponse Account(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse AccountEntries(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse Wallet(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse Statements(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse Holder(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse HoldersCheck(const QueryRequest& query) const;
   // Writes (http_api_commands.cc).
   void HandleCommand(const Route& route, const Params& params, const HttpRequest& request,
                      const Client& client, const boost::asio::any_io_executor& executor,
@@ -87,6 +118,7 @@ class HttpApi {
 
   Store& store_;
   commands::Sequencer& sequencer_;
+  projections::ReadModels& read_models_;
   Metrics& metrics_;
   const Authenticator& auth_;
   MonotonicClock now_;

@@ -36,6 +36,8 @@ HttpStatus HttpStatusFor(ErrorKind kind) {
       return HttpStatus::internal_server_error;
     case ErrorKind::kCorruption:
       return HttpStatus::internal_server_error;
+    case ErrorKind::kDeadlineExceeded:
+      return HttpStatus::gateway_timeout;
   }
   return HttpStatus::internal_server_error;
 }

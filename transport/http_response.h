@@ -18,7 +18,7 @@ using HttpStatus = boost::beast::http::status;
 
 // kInvalidArgument 400, kUnauthenticated 401, kPermissionDenied 403, kNotFound 404,
 // kConflict 409, kTooLarge 413, kRejected 422, kRateLimited 429, kOverloaded and kUnavailable
-// 503, kInternal and kCorruption 500.
+// 503, kInternal and kCorruption 500, kDeadlineExceeded 504.
 [[nodiscard]] HttpStatus HttpStatusFor(ErrorKind kind);
 
 // A response with `body` as application/json (version and keep-alive are the connection's).

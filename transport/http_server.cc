@@ -39,9 +39,10 @@ Result<tcp::endpoint> ResolveListenAddress(const std::string& host, std::uint16_
 }  // namespace
 
 HttpServer::HttpServer(HttpServerOptions options, Store& store, commands::Sequencer& sequencer,
-                       Metrics& metrics, const Authenticator& auth)
-    : core_(std::make_shared<internal::ServerCore>(std::move(options), store, sequencer, metrics,
-                                                   auth)) {}
+                       projections::ReadModels& read_models, Metrics& metrics,
+                       const Authenticator& auth)
+    : core_(std::make_shared<internal::ServerCore>(std::move(options), store, sequencer,
+                                                   read_models, metrics, auth)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 

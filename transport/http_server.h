@@ -15,6 +15,7 @@
 #include "ledger/metrics.h"
 #include "ledger/status.h"
 #include "ledger/store.h"
+#include "projections/read_models.h"
 #include "transport/auth.h"
 
 namespace ledger::transport {
@@ -37,7 +38,7 @@ class HttpServer {
  public:
   // Every reference must outlive the server. Nothing listens before Start().
   HttpServer(HttpServerOptions options, Store& store, commands::Sequencer& sequencer,
-             Metrics& metrics, const Authenticator& auth);
+             projections::ReadModels& read_models, Metrics& metrics, const Authenticator& auth);
   // Calls Stop().
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;

@@ -3,37 +3,17 @@
 #include <string_view>
 #include <variant>
 
+#include "transport/internal/json_write.h"
 #include "transport/rfc3339.h"
 
 namespace ledger::transport {
 namespace {
 
-void Key(JsonWriter& writer, std::string_view key) {
-  writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
-}
-
-void Str(JsonWriter& writer, std::string_view value) {
-  writer.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-void Field(JsonWriter& writer, std::string_view key, std::string_view value) {
-  Key(writer, key);
-  Str(writer, value);
-}
-
-void Field(JsonWriter& writer, std::string_view key, std::int64_t value) {
-  Key(writer, key);
-  writer.Int64(value);
-}
-
-void UnsignedField(JsonWriter& writer, std::string_view key, std::uint64_t value) {
-  Key(writer, key);
-  writer.Uint64(value);
-}
-
-void TimeField(JsonWriter& writer, std::string_view key, TimestampUs value) {
-  Field(writer, key, FormatRfc3339(value));
-}
+using internal::Field;
+using internal::Key;
+using internal::Str;
+using internal::TimeField;
+using internal::UnsignedField;
 
 void MetadataField(JsonWriter& writer, const Metadata& metadata) {
   Key(writer, "metadata");

@@ -45,7 +45,7 @@ std::vector<std::string_view> SplitPath(std::string_view path) {
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> ParseQuery(
-    std::string_view query, std::initializer_list<std::string_view> allowed) {
+    std::string_view query, std::span<const std::string_view> allowed) {
   std::vector<std::pair<std::string, std::string>> params;
   while (!query.empty()) {
     const std::size_t amp = query.find('&');

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,7 +30,11 @@ struct Target {
 // "a=1&b=2" -> {{"a","1"},{"b","2"}}, names and values percent-decoded. A parameter may appear
 // only once and only if it is in `allowed`; anything else is kInvalidArgument naming it.
 [[nodiscard]] Result<std::vector<std::pair<std::string, std::string>>> ParseQuery(
-    std::string_view query, std::initializer_list<std::string_view> allowed);
+    std::string_view query, std::span<const std::string_view> allowed);
+[[nodiscard]] inline Result<std::vector<std::pair<std::string, std::string>>> ParseQuery(
+    std::string_view query, std::initializer_list<std::string_view> allowed) {
+  return ParseQuery(query, std::span<const std::string_view>(allowed.begin(), allowed.size()));
+}
 
 // A decimal unsigned integer without sign, spaces or leading '+' ("007" is fine), within uint64.
 [[nodiscard]] bool ParseUnsigned(std::string_view text, std::uint64_t* value);

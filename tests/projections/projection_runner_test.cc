@@ -97,13 +97,15 @@ class ProjectionRunnerTest : public ::testing::Test {
     for (const StoredEvent& stored : *events) reference.Apply(stored.event);
     ASSERT_FALSE(reference.accounts().empty());
     for (const auto& [account, state] : reference.accounts()) {
-      auto view = AccountsProjection::Read(*store_->db(), *family_, account);
-      ASSERT_TRUE(view.has_value() && view->has_value()) << account;
-      EXPECT_EQ((*view)->version, state.version) << account;
+      auto read = AccountsProjection::Read(*store_->db(), *family_, account);
+      ASSERT_TRUE(read.has_value() && read->account.has_value()) << account;
+      EXPECT_EQ(read->position, store_->HeadPosition());
+      const AccountView& view = *read->account;
+      EXPECT_EQ(view.version, state.version) << account;
       for (const auto& balance : state.balances) {
-        auto it = std::find_if((*view)->balances.begin(), (*view)->balances.end(),
+        auto it = std::find_if(view.balances.begin(), view.balances.end(),
                                [&](const auto& entry) { return entry.first == balance.asset; });
-        ASSERT_NE(it, (*view)->balances.end()) << account << " " << balance.asset;
+        ASSERT_NE(it, view.balances.end()) << account << " " << balance.asset;
         EXPECT_EQ(it->second, balance.balance) << account << " " << balance.asset;
       }
     }

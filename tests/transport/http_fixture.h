@@ -48,14 +48,23 @@ class LedgerServer {
   ~LedgerServer() { Stop(); }
 
   void Start() {
-    auto store = Store::Open(StoreOptions{.path = data_dir_});
+    auto store = Store::Open(
+        StoreOptions{.path = data_dir_,
+                     .extra_column_families = projections::ReadModels::ColumnFamilies(),
+                     .point_lookup_families = projections::ReadModels::PointLookupFamilies()});
     ASSERT_TRUE(store.has_value()) << store.error().message;
     store_ = std::move(*store);
     metrics_ = std::make_unique<Metrics>();
     sequencer_ = std::make_unique<commands::Sequencer>(*store_, clock_, *metrics_);
     auto started = sequencer_->Start();
     ASSERT_TRUE(started.has_value()) << started.error().message;
-    server_ = std::make_unique<HttpServer>(options_, *store_, *sequencer_, *metrics_, *auth_);
+    auto read_models = projections::ReadModels::Create(*store_, *metrics_);
+    ASSERT_TRUE(read_models.has_value()) << read_models.error().message;
+    read_models_ = std::move(*read_models);
+    auto reading = read_models_->Start();
+    ASSERT_TRUE(reading.has_value()) << reading.error().message;
+    server_ = std::make_unique<HttpServer>(options_, *store_, *sequencer_, *read_models_,
+                                           *metrics_, *auth_);
     auto listening = server_->Start();
     ASSERT_TRUE(listening.has_value()) << listening.error().message;
   }
@@ -66,7 +75,9 @@ class LedgerServer {
     server_->StopAccepting();
     sequencer_->Stop();
     server_->Stop();
+    read_models_->Stop();
     server_.reset();
+    read_models_.reset();
     sequencer_.reset();
     store_.reset();
   }
@@ -91,6 +102,7 @@ class LedgerServer {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<commands::Sequencer> sequencer_;
+  std::unique_ptr<projections::ReadModels> read_models_;
   std::unique_ptr<HttpServer> server_;
 };
 

@@ -14,7 +14,10 @@ constexpr std::string_view kCredit =
 
 TEST(HttpOverloadTest, FullQueueAnswers503WithRetryAfterAtOnce) {
   ledger::testing::TempDir dir;
-  auto store = Store::Open(StoreOptions{.path = dir.Sub("data")});
+  auto store = Store::Open(
+      StoreOptions{.path = dir.Sub("data"),
+                   .extra_column_families = projections::ReadModels::ColumnFamilies(),
+                   .point_lookup_families = projections::ReadModels::PointLookupFamilies()});
   ASSERT_TRUE(store.has_value());
   ManualClock clock(1'790'000'000'000'000);
   Metrics metrics;
@@ -25,7 +28,10 @@ TEST(HttpOverloadTest, FullQueueAnswers503WithRetryAfterAtOnce) {
   HttpServerOptions options;
   options.host = "127.0.0.1";
   options.port = 0;
-  HttpServer server(options, **store, sequencer, metrics, **auth);
+  auto read_models = projections::ReadModels::Create(**store, metrics);
+  ASSERT_TRUE(read_models.has_value());
+  ASSERT_TRUE((*read_models)->Start().has_value());
+  HttpServer server(options, **store, sequencer, **read_models, metrics, **auth);
   ASSERT_TRUE(server.Start().has_value());
 
   auto queued = std::async(std::launch::async, [&] {
@@ -51,6 +57,14 @@ TEST(HttpOverloadTest, FullQueueAnswers503WithRetryAfterAtOnce) {
   auto events = (*client)->Send("GET", "/v1/events?after=0", {}, kReaderToken);
   ASSERT_TRUE(events.has_value());
   EXPECT_EQ(events->result_int(), 200u);
+  // So do queries of the read models.
+  auto projections = (*client)->Send("GET", "/v1/projections", {}, kReaderToken);
+  ASSERT_TRUE(projections.has_value());
+  EXPECT_EQ(projections->result_int(), 200u);
+  auto account = (*client)->Send("GET", "/v1/accounts/user:1", {}, kReaderToken);
+  ASSERT_TRUE(account.has_value());
+  EXPECT_EQ(account->result_int(), 404u);
+  EXPECT_EQ(ErrorCode(*account), "account_not_found");
 
   ASSERT_TRUE(sequencer.Start().has_value());
   auto accepted = queued.get();
@@ -61,6 +75,7 @@ TEST(HttpOverloadTest, FullQueueAnswers503WithRetryAfterAtOnce) {
   server.StopAccepting();
   sequencer.Stop();
   server.Stop();
+  (*read_models)->Stop();
 }
 
 }  // namespace

@@ -16,7 +16,7 @@ TEST(HttpResponseTest, MapsEveryErrorKind) {
       {ErrorKind::kConflict, 409},         {ErrorKind::kTooLarge, 413},
       {ErrorKind::kRejected, 422},         {ErrorKind::kRateLimited, 429},
       {ErrorKind::kOverloaded, 503},       {ErrorKind::kUnavailable, 503},
-      {ErrorKind::kInternal, 500},         {ErrorKind::kCorruption, 500},
+      {ErrorKind::kInternal, 500},         {ErrorKind::kCorruption, 500}, {ErrorKind::kDeadlineExceeded, 504},
   };
   for (const auto& [kind, status] : cases) {
     EXPECT_EQ(static_cast<unsigned>(HttpStatusFor(kind)), status);

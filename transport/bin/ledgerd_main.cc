@@ -1,5 +1,6 @@
 // ledgerd: the ledger's HTTP server. Composition only: flags, then Store -> Sequencer ->
-// HttpServer, started in that order and stopped in reverse on SIGTERM/SIGINT.
+// ReadModels (projections) -> HttpServer, started in that order and stopped in reverse on
+// SIGTERM/SIGINT.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -15,6 +16,7 @@
 #include "ledger/clock.h"
 #include "ledger/metrics.h"
 #include "ledger/store.h"
+#include "projections/read_models.h"
 #include "transport/auth.h"
 #include "transport/http_server.h"
 #include "transport/url.h"
@@ -166,7 +168,10 @@ int main(int argc, char** argv) {
   if (!auth) Die("cannot load the tokens file", auth.error());
   WarnIfReadableByOthers(tokens_path);
 
-  auto store = Store::Open(StoreOptions{.path = flags.data});
+  auto store = Store::Open(
+      StoreOptions{.path = flags.data,
+                   .extra_column_families = projections::ReadModels::ColumnFamilies(),
+                   .point_lookup_families = projections::ReadModels::PointLookupFamilies()});
   if (!store) Die("cannot open the store in " + flags.data, store.error());
   SystemClock clock;
   Metrics metrics;
@@ -174,12 +179,22 @@ int main(int argc, char** argv) {
   if (auto started = sequencer.Start(); !started)
     Die("cannot start the sequencer", started.error());
 
+  // Projections resume from their checkpoints and catch up in the background; queries with
+  // min_position wait for them.
+  auto read_models = projections::ReadModels::Create(**store, metrics);
+  if (!read_models) Die("cannot set up the projections", read_models.error());
+  if (auto started = (*read_models)->Start(); !started) {
+    sequencer.Stop();
+    Die("cannot start the projections", started.error());
+  }
+
   transport::HttpServerOptions options;
   options.host = flags.host;
   options.port = flags.port;
   options.threads = flags.http_threads;
-  transport::HttpServer server(options, **store, sequencer, metrics, **auth);
+  transport::HttpServer server(options, **store, sequencer, **read_models, metrics, **auth);
   if (auto started = server.Start(); !started) {
+    (*read_models)->Stop();
     sequencer.Stop();
     Die("cannot start the HTTP server", started.error());
   }
@@ -196,6 +211,7 @@ int main(int argc, char** argv) {
   server.StopAccepting();
   sequencer.Stop();
   server.Stop();
+  (*read_models)->Stop();
   std::fprintf(stderr, "ledgerd: stopped\n");
   return 0;
 }

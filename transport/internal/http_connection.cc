@@ -42,12 +42,13 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 // --- ServerCore ------------------------------------------------------------------------------
 
 ServerCore::ServerCore(HttpServerOptions server_options, Store& store,
-                       commands::Sequencer& sequencer, Metrics& registry, const Authenticator& auth)
+                       commands::Sequencer& sequencer, projections::ReadModels& read_models,
+                       Metrics& registry, const Authenticator& auth)
     : work(io.get_executor()),
       acceptor(asio::make_strand(io)),
       accept_retry_timer(acceptor.get_executor()),
       options(std::move(server_options)),
-      api(store, sequencer, registry, auth),
+      api(store, sequencer, read_models, registry, auth),
       metrics(registry),
       open_connections_gauge(
           registry.GetGauge("ledger_http_connections_open", "Open HTTP connections.")),
@@ -126,7 +127,8 @@ void Connection::ReadHeader() {
   state_ = State::kReading;
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(kHttpHeaderBytesMax));
-  parser_->body_limit(std::uint64_t{kHttpBodyBytesMax});
+  body_limit_ = kHttpBodyBytesMax;
+  parser_->body_limit(std::uint64_t{body_limit_});
   stream_.expires_after(core_->options.idle_timeout);
   http::async_read_header(
       stream_, buffer_, *parser_,
@@ -135,6 +137,12 @@ void Connection::ReadHeader() {
 
 void Connection::OnHeader(beast::error_code error) {
   if (error) return RespondToReadError(error);
+  {
+    const auto& header = parser_->get();
+    body_limit_ = HttpApi::BodyBytesMax(
+        std::string_view(header.target().data(), header.target().size()), header.method());
+    parser_->body_limit(std::uint64_t{body_limit_});
+  }
   const auto expect = parser_->get().find(http::field::expect);
   if (expect == parser_->get().end() ||
       !EqualsIgnoreCase({expect->value().data(), expect->value().size()}, "100-continue")) {
@@ -209,7 +217,7 @@ void Connection::RespondToReadError(beast::error_code error) {
   if (error == http::error::body_limit) {
     response = ErrorResponse(
         MakeError(ErrorKind::kTooLarge, "body_too_large",
-                  "request body larger than " + std::to_string(kHttpBodyBytesMax) + " bytes"));
+                  "request body larger than " + std::to_string(body_limit_) + " bytes"));
   } else if (error == http::error::header_limit) {
     response = ProtocolErrorResponse(
         HttpStatus::request_header_fields_too_large, "headers_too_large",

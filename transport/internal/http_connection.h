@@ -33,7 +33,7 @@ class Connection;
 class ServerCore {
  public:
   ServerCore(HttpServerOptions options, Store& store, commands::Sequencer& sequencer,
-             Metrics& metrics, const Authenticator& auth);
+             projections::ReadModels& read_models, Metrics& metrics, const Authenticator& auth);
 
   boost::asio::io_context io;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
@@ -99,6 +99,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
+  std::size_t body_limit_ = 0;  // Of the request being read (HttpApi::BodyBytesMax).
   std::optional<HttpResponse> response_;
   boost::beast::http::response<boost::beast::http::empty_body> continue_;
   std::array<char, 4096> drain_buffer_{};

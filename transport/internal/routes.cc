@@ -23,6 +23,14 @@ constexpr Route kRoutes[] = {
     {RouteId::kGrantVoucher, "/v1/campaigns/{campaign_id}/grants", verb::post, "GrantVoucher"},
     {RouteId::kRedeemVoucher, "/v1/campaigns/{campaign_id}/redemptions", verb::post,
      "RedeemVoucher"},
+    {RouteId::kProjections, "/v1/projections", verb::get, "", true, true},
+    // Before {account*} alone, which would swallow ".../entries".
+    {RouteId::kAccountEntries, "/v1/accounts/{account*}/entries", verb::get, "", true, true},
+    {RouteId::kAccount, "/v1/accounts/{account*}", verb::get, "", true, true},
+    {RouteId::kWallet, "/v1/wallets/{account*}", verb::get, "", true, true},
+    {RouteId::kStatements, "/v1/merchants/{merchant*}/statements", verb::get, "", true, true},
+    {RouteId::kHoldersCheck, "/v1/holders/_check", verb::post, "", true, true},
+    {RouteId::kHolder, "/v1/holders/{account*}", verb::get, "", true, true},
 };
 
 bool IsParam(std::string_view segment) {

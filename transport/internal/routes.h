@@ -20,6 +20,7 @@ struct Route {
   boost::beast::http::verb method;
   std::string_view command;  // The command type for metrics; empty for reads.
   bool needs_auth = true;
+  bool query = false;  // Served by a read model (needs the reader or admin role).
 };
 
 namespace internal {

@@ -1,0 +1,103 @@
+#include "projections/read_models.h"
+
+namespace ledger::projections {
+namespace {
+
+// The projections in ProjectionId order, and whether each is read by whole key only.
+struct Definition {
+  std::string_view name;
+  bool point_lookups_only;
+};
+constexpr std::array<Definition, kProjectionCount> kDefinitions = {{
+    {AccountsProjection::kName, true},
+}};
+
+std::unique_ptr<Projection> MakeProjection(ProjectionId id) {
+  switch (id) {
+    case ProjectionId::kAccounts:
+      return std::make_unique<AccountsProjection>();
+  }
+  LEDGER_ASSERT(false && "unknown projection id");
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> ReadModels::ColumnFamilies() {
+  std::vector<std::string> families;
+  for (const Definition& definition : kDefinitions) {
+    families.push_back(ColumnFamilyName(definition.name));
+  }
+  return families;
+}
+
+std::vector<std::string> ReadModels::PointLookupFamilies() {
+  std::vector<std::string> families;
+  for (const Definition& definition : kDefinitions) {
+    if (definition.point_lookups_only) families.push_back(ColumnFamilyName(definition.name));
+  }
+  return families;
+}
+
+Result<std::unique_ptr<ReadModels>> ReadModels::Create(Store& store, Metrics& metrics) {
+  std::unique_ptr<ReadModels> models(new ReadModels(store, metrics));
+  for (std::size_t i = 0; i < kProjectionCount; ++i) {
+    Slot& slot = models->slots_[i];
+    slot.projection = MakeProjection(static_cast<ProjectionId>(i));
+    LEDGER_ASSERT(slot.projection->Name() == kDefinitions[i].name);
+    slot.family = store.ColumnFamily(ColumnFamilyName(kDefinitions[i].name));
+    if (slot.family == nullptr) {
+      return Fail(ErrorKind::kInternal, "internal",
+                  "the store was opened without column family " +
+                      ColumnFamilyName(kDefinitions[i].name));
+    }
+    slot.runner = std::make_unique<ProjectionRunner>(models->source_, *store.db(), *slot.family,
+                                                     *slot.projection, metrics);
+  }
+  return models;
+}
+
+ReadModels::~ReadModels() { Stop(); }
+
+Status ReadModels::Start() {
+  for (Slot& slot : slots_) {
+    if (auto started = slot.runner->Start(); !started) {
+      Stop();
+      return started;
+    }
+  }
+  return Ok();
+}
+
+void ReadModels::Stop() {
+  for (Slot& slot : slots_) {
+    if (slot.runner == nullptr) continue;
+    slot.runner->Stop();
+    slot.runner->DropWaiters();
+  }
+}
+
+std::string_view ReadModels::Name(ProjectionId id) {
+  return kDefinitions[static_cast<std::size_t>(id)].name;
+}
+
+ProjectionRunner& ReadModels::Runner(ProjectionId id) const {
+  return *slots_[static_cast<std::size_t>(id)].runner;
+}
+
+rocksdb::ColumnFamilyHandle& ReadModels::Family(ProjectionId id) const {
+  return *slots_[static_cast<std::size_t>(id)].family;
+}
+
+std::vector<ProjectionStatus> ReadModels::Statuses() const {
+  std::vector<ProjectionStatus> statuses;
+  const std::uint64_t head = store_.HeadPosition();
+  for (std::size_t i = 0; i < kProjectionCount; ++i) {
+    const ProjectionRunner& runner = *slots_[i].runner;
+    statuses.push_back(
+        ProjectionStatus{kDefinitions[i].name, runner.Checkpoint(), head, runner.Failure()});
+  }
+  return statuses;
+}
+
+}  // namespace ledger::projections
