@@ -52,6 +52,12 @@ void ViewWriter::Put(std::string_view key, std::string_view value) {
   pending_.insert_or_assign(std::string(key), std::optional<std::string>(std::string(value)));
 }
 
+void ViewWriter::PutWriteOnly(std::string_view key, std::string_view value) {
+  LEDGER_ASSERT(batch_.Put(&family_, rocksdb::Slice(key.data(), key.size()),
+                           rocksdb::Slice(value.data(), value.size()))
+                    .ok());
+}
+
 void ViewWriter::Delete(std::string_view key) {
   pending_.insert_or_assign(std::string(key), std::optional<std::string>());
 }

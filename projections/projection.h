@@ -70,6 +70,11 @@ class ViewWriter {
   // The current value of `key` (nullopt if absent). kUnavailable on a storage error.
   [[nodiscard]] Result<std::optional<std::string>> Get(std::string_view key);
   void Put(std::string_view key, std::string_view value);
+  // Put for keys Apply never reads back (append-only records such as entries): written with the
+  // batch but kept out of the runner's cache, which then holds only what Apply looks up. Each
+  // such key is put once and never passed to Get, Put or Delete (a complete cache would answer
+  // "absent" for it).
+  void PutWriteOnly(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
   // The batch's final value of every changed key, as one WriteBatch. Call once, after the last
   // Put/Delete.

@@ -1,5 +1,9 @@
 #include "projections/read_models.h"
 
+#include "projections/entries_projection.h"
+#include "projections/statements_projection.h"
+#include "projections/wallets_projection.h"
+
 namespace ledger::projections {
 namespace {
 
@@ -10,18 +14,42 @@ struct Definition {
 };
 constexpr std::array<Definition, kProjectionCount> kDefinitions = {{
     {AccountsProjection::kName, true},
+    {EntriesProjection::kName, false},
+    {WalletsProjection::kName, true},
+    {StatementsProjection::kName, false},
+    {HoldersProjection::kName, true},
 }};
 
-std::unique_ptr<Projection> MakeProjection(ProjectionId id) {
+}  // namespace
+
+std::unique_ptr<Projection> ReadModels::MakeProjection(ProjectionId id) {
   switch (id) {
     case ProjectionId::kAccounts:
       return std::make_unique<AccountsProjection>();
+    case ProjectionId::kEntries:
+      return std::make_unique<EntriesProjection>();
+    case ProjectionId::kWallets:
+      return std::make_unique<WalletsProjection>();
+    case ProjectionId::kStatements:
+      return std::make_unique<StatementsProjection>();
+    case ProjectionId::kHolders:
+      return std::make_unique<HoldersProjection>();
   }
   LEDGER_ASSERT(false && "unknown projection id");
   return nullptr;
 }
 
-}  // namespace
+std::optional<ProjectionId> ReadModels::IdFromName(std::string_view name) {
+  for (std::size_t i = 0; i < kProjectionCount; ++i) {
+    if (kDefinitions[i].name == name) return static_cast<ProjectionId>(i);
+  }
+  return std::nullopt;
+}
+
+const HoldersProjection& ReadModels::holders() const {
+  return static_cast<const HoldersProjection&>(
+      *slots_[static_cast<std::size_t>(ProjectionId::kHolders)].projection);
+}
 
 std::vector<std::string> ReadModels::ColumnFamilies() {
   std::vector<std::string> families;

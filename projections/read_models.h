@@ -15,12 +15,13 @@
 #include "ledger/status.h"
 #include "ledger/store.h"
 #include "projections/accounts_projection.h"
+#include "projections/holders_projection.h"
 #include "projections/projection_runner.h"
 
 namespace ledger::projections {
 
-enum class ProjectionId : std::uint8_t { kAccounts };
-inline constexpr std::size_t kProjectionCount = 1;
+enum class ProjectionId : std::uint8_t { kAccounts, kEntries, kWallets, kStatements, kHolders };
+inline constexpr std::size_t kProjectionCount = 5;
 
 // What GET /v1/projections reports for one projection.
 struct ProjectionStatus {
@@ -50,9 +51,14 @@ class ReadModels {
   void Stop();
 
   [[nodiscard]] static std::string_view Name(ProjectionId id);
+  [[nodiscard]] static std::optional<ProjectionId> IdFromName(std::string_view name);
+  // A new, empty instance of projection `id` (what the runners, benchmarks and replay run).
+  [[nodiscard]] static std::unique_ptr<Projection> MakeProjection(ProjectionId id);
   [[nodiscard]] ProjectionRunner& Runner(ProjectionId id) const;
   [[nodiscard]] rocksdb::ColumnFamilyHandle& Family(ProjectionId id) const;
   [[nodiscard]] rocksdb::DB& db() const { return *store_.db(); }
+  // The holders bitmap, readable from any thread.
+  [[nodiscard]] const HoldersProjection& holders() const;
   [[nodiscard]] std::vector<ProjectionStatus> Statuses() const;
 
  private:

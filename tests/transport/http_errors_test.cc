@@ -173,7 +173,7 @@ TEST_F(ErrorsTest, BadRequestHeaders) {
 
 TEST_F(ErrorsTest, UnknownRouteAndWrongMethod) {
   ExpectRefused(Post("/v1/nothing", kDeposit), 404, "not_found");
-  ExpectRefused(Get("/v1/accounts/alice"), 404, "not_found");
+  ExpectRefused(Get("/v1/ledgers/alice"), 404, "not_found");
   const HttpResponse wrong = Send("GET", "/v1/transfers");
   ExpectRefused(wrong, 405, "method_not_allowed");
   EXPECT_EQ(wrong[http::field::allow], "POST");

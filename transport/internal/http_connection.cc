@@ -1,6 +1,7 @@
 #include "transport/internal/http_connection.h"
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http/error.hpp>
@@ -127,7 +128,9 @@ void Connection::ReadHeader() {
   state_ = State::kReading;
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(kHttpHeaderBytesMax));
-  body_limit_ = kHttpBodyBytesMax;
+  // The largest limit of any route while the header is parsed (Beast checks Content-Length
+  // against it there); OnHeader then applies the route's own limit.
+  body_limit_ = std::max(kHttpBodyBytesMax, kHttpHoldersCheckBodyBytesMax);
   parser_->body_limit(std::uint64_t{body_limit_});
   stream_.expires_after(core_->options.idle_timeout);
   http::async_read_header(
@@ -141,6 +144,8 @@ void Connection::OnHeader(beast::error_code error) {
     const auto& header = parser_->get();
     body_limit_ = HttpApi::BodyBytesMax(
         std::string_view(header.target().data(), header.target().size()), header.method());
+    const auto length = parser_->content_length();
+    if (length && *length > body_limit_) return RespondToReadError(http::error::body_limit);
     parser_->body_limit(std::uint64_t{body_limit_});
   }
   const auto expect = parser_->get().find(http::field::expect);
