@@ -2,6 +2,9 @@
 // the balances, and the hash chain.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "commands/write_state.h"
 #include "tests/transport/http_fixture.h"
 
@@ -51,6 +54,31 @@ TEST_F(RestartTest, EventsBalancesAndHashChainSurvive) {
   EXPECT_EQ(state.FindAccount("alice")->Balance("USD"), 0);
   EXPECT_EQ(state.FindAccount("bob")->Balance("USD"), 0);
   EXPECT_EQ(state.AssetSum("USD"), 0);
+
+  // The projections resumed from their checkpoints: the read side agrees with the log.
+  const std::uint64_t head = Head();
+  for (const char* account : {"alice", "bob"}) {
+    const HttpResponse read = Get("/v1/accounts/" + std::string(account) +
+                                  "?min_position=" + std::to_string(head));
+    ASSERT_EQ(read.result_int(), 200u) << read.body();
+    EXPECT_EQ(Json(read)["balances"][0]["balance"].GetInt64(), 0) << account;
+    const HttpResponse entries = Get("/v1/accounts/" + std::string(account) +
+                                     "/entries?min_position=" + std::to_string(head));
+    ASSERT_EQ(entries.result_int(), 200u) << entries.body();
+    EXPECT_EQ(Json(entries)["entries"].Size(), std::string_view(account) == "alice" ? 3u : 2u);
+  }
+  // Every projection reaches the head (each catches up on its own).
+  bool all_at_head = false;
+  for (int attempt = 0; attempt < 500 && !all_at_head; ++attempt) {
+    const auto projections = Json(Get("/v1/projections"));
+    all_at_head = true;
+    for (const auto& projection : projections["projections"].GetArray()) {
+      EXPECT_STREQ(projection["state"].GetString(), "running");
+      all_at_head = all_at_head && projection["position"].GetUint64() == head;
+    }
+    if (!all_at_head) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(all_at_head);
 }
 
 TEST_F(RestartTest, IdempotencySurvivesRestart) {
