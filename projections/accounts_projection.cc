@@ -1,29 +1,20 @@
 #include "projections/accounts_projection.h"
 
 #include <algorithm>
-#include <cstring>
+
+#include "projections/internal/encoding.h"
 
 namespace ledger::projections {
 namespace {
 
+using internal::AppendFixed;
+using internal::AppendSized;
+using internal::ReadFixed;
+using internal::ReadSized;
+
 constexpr char kFormat = 1;
 
 std::string AccountKey(std::string_view account) { return "a/" + std::string(account); }
-
-template <typename T>
-void AppendFixed(T value, std::string* out) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out->append(bytes, sizeof(T));
-}
-
-template <typename T>
-bool ReadFixed(std::string_view* in, T* value) {
-  if (in->size() < sizeof(T)) return false;
-  std::memcpy(value, in->data(), sizeof(T));
-  in->remove_prefix(sizeof(T));
-  return true;
-}
 
 std::string Encode(const AccountView& view) {
   std::string out(1, kFormat);
@@ -31,8 +22,7 @@ std::string Encode(const AccountView& view) {
   AppendFixed(view.last_position, &out);
   AppendFixed(static_cast<std::uint32_t>(view.balances.size()), &out);
   for (const auto& [asset, balance] : view.balances) {
-    AppendFixed(static_cast<std::uint32_t>(asset.size()), &out);
-    out.append(asset);
+    AppendSized<std::uint32_t>(asset, &out);
     AppendFixed(balance, &out);
   }
   return out;
@@ -52,12 +42,9 @@ Result<AccountView> Decode(std::string_view in, std::string_view account) {
     return corrupt();
   }
   for (std::uint32_t i = 0; i < count; ++i) {
-    std::uint32_t size = 0;
+    std::string asset;
     std::int64_t balance = 0;
-    if (!ReadFixed(&in, &size) || in.size() < size) return corrupt();
-    std::string asset(in.substr(0, size));
-    in.remove_prefix(size);
-    if (!ReadFixed(&in, &balance)) return corrupt();
+    if (!ReadSized<std::uint32_t>(&in, &asset) || !ReadFixed(&in, &balance)) return corrupt();
     view.balances.emplace_back(std::move(asset), balance);
   }
   if (!in.empty()) return corrupt();

@@ -2,45 +2,25 @@
 
 #include <rocksdb/snapshot.h>
 
-#include <cstring>
 #include <memory>
 
 #include "ledger/limits.h"
+#include "projections/internal/encoding.h"
 
 namespace ledger::projections {
 namespace {
+
+using internal::AppendBigEndian32;
+using internal::AppendFixed;
+using internal::AppendSized;
+using internal::ReadBigEndian32;
+using internal::ReadFixed;
+using internal::ReadSized;
 
 constexpr char kFormat = 1;
 // A cursor is the hex of BE64(position) BE32(index) of the last entry returned.
 constexpr std::size_t kCursorBytes = 12;
 constexpr std::size_t kKeySuffixBytes = 12;
-
-template <typename T>
-void AppendFixed(T value, std::string* out) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out->append(bytes, sizeof(T));
-}
-
-template <typename T>
-bool ReadFixed(std::string_view* in, T* value) {
-  if (in->size() < sizeof(T)) return false;
-  std::memcpy(value, in->data(), sizeof(T));
-  in->remove_prefix(sizeof(T));
-  return true;
-}
-
-void AppendBigEndian32(std::uint32_t value, std::string* out) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out->push_back(static_cast<char>((value >> shift) & 0xff));
-  }
-}
-
-std::uint32_t ReadBigEndian32(const char* bytes) {
-  std::uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value = (value << 8) | static_cast<unsigned char>(bytes[i]);
-  return value;
-}
 
 // "e/<account>\0" or, with an asset, "x/<account>\0<asset>\0".
 void AppendPrefix(std::string_view account, std::string_view asset, std::string* out) {
@@ -68,14 +48,6 @@ std::unexpected<Error> StorageError(const rocksdb::Status& status) {
               "reading the entries projection: " + status.ToString());
 }
 
-bool ReadString(std::string_view* in, std::string* out) {
-  std::uint16_t size = 0;
-  if (!ReadFixed(in, &size) || in->size() < size) return false;
-  out->assign(in->substr(0, size));
-  in->remove_prefix(size);
-  return true;
-}
-
 // Decodes an entry from its key suffix (order bytes) and value.
 bool DecodeEntry(std::string_view suffix, std::string_view value, Entry* entry) {
   if (suffix.size() != kKeySuffixBytes) return false;
@@ -86,7 +58,8 @@ bool DecodeEntry(std::string_view suffix, std::string_view value, Entry* entry) 
   value.remove_prefix(1);
   if (!ReadFixed(&value, &type) || !ReadFixed(&value, &entry->recorded_at_us) ||
       !ReadFixed(&value, &entry->amount) || !ReadFixed(&value, &entry->balance_after) ||
-      !ReadString(&value, &entry->asset) || !ReadString(&value, &entry->counterparty)) {
+      !ReadSized<std::uint16_t>(&value, &entry->asset) ||
+      !ReadSized<std::uint16_t>(&value, &entry->counterparty)) {
     return false;
   }
   entry->type = static_cast<EventType>(type);
@@ -187,10 +160,8 @@ void EntriesProjection::PutEntry(const Event& event, std::uint32_t index, const 
   AppendFixed(event.envelope.recorded_at_us, &value_);
   AppendFixed(amount, &value_);
   AppendFixed(balance.value, &value_);
-  AppendFixed(static_cast<std::uint16_t>(balance.asset->size()), &value_);
-  value_.append(*balance.asset);
-  AppendFixed(static_cast<std::uint16_t>(counterparty.size()), &value_);
-  value_.append(counterparty);
+  AppendSized<std::uint16_t>(*balance.asset, &value_);
+  AppendSized<std::uint16_t>(counterparty, &value_);
   for (std::string_view asset : {std::string_view(), std::string_view(*balance.asset)}) {
     key_.clear();
     AppendPrefix(*balance.account, asset, &key_);

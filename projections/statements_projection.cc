@@ -5,14 +5,19 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <limits>
 #include <memory>
 
 #include "ledger/limits.h"
+#include "projections/internal/encoding.h"
 
 namespace ledger::projections {
 namespace {
+
+using internal::AppendFixed;
+using internal::AppendSized;
+using internal::ReadFixed;
+using internal::ReadSized;
 
 constexpr char kFormat = 1;
 constexpr std::string_view kNowKey = "n";
@@ -102,21 +107,6 @@ char PeriodTag(StatementPeriod period) {
 // --- Encoding --------------------------------------------------------------------------------
 
 constexpr std::uint64_t kSignBit = std::uint64_t{1} << 63;
-
-template <typename T>
-void AppendFixed(T value, std::string* out) {
-  char bytes[sizeof(T)];
-  std::memcpy(bytes, &value, sizeof(T));
-  out->append(bytes, sizeof(T));
-}
-
-template <typename T>
-bool ReadFixed(std::string_view* in, T* value) {
-  if (in->size() < sizeof(T)) return false;
-  std::memcpy(value, in->data(), sizeof(T));
-  in->remove_prefix(sizeof(T));
-  return true;
-}
 
 bool ReadInt64Value(std::string_view in, std::int64_t* value) {
   return ReadFixed(&in, value) && in.empty();
@@ -254,8 +244,7 @@ void StatementsProjection::EncodeRow(const Row& row, std::string* out) {
   AppendFixed(row.orders, out);
   AppendFixed(static_cast<std::uint16_t>(row.kinds.size()), out);
   for (const auto& [kind, amount] : row.kinds) {
-    AppendFixed(static_cast<std::uint16_t>(kind.size()), out);
-    out->append(kind);
+    AppendSized<std::uint16_t>(kind, out);
     AppendFixed(amount, out);
   }
 }
@@ -271,11 +260,7 @@ bool StatementsProjection::DecodeRow(std::string_view in, Row* row) {
   }
   row->kinds.resize(count);  // Keeps the capacity of a reused row's strings.
   for (auto& [kind, amount] : row->kinds) {
-    std::uint16_t size = 0;
-    if (!ReadFixed(&in, &size) || in.size() < size) return false;
-    kind.assign(in.substr(0, size));
-    in.remove_prefix(size);
-    if (!ReadFixed(&in, &amount)) return false;
+    if (!ReadSized<std::uint16_t>(&in, &kind) || !ReadFixed(&in, &amount)) return false;
   }
   return in.empty();
 }

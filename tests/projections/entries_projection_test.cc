@@ -7,78 +7,24 @@
 
 #include <algorithm>
 #include <atomic>
-#include <future>
 #include <set>
 #include <thread>
 
 #include "commands/sequencer.h"
 #include "ledger/limits.h"
 #include "projections/projection_runner.h"
-#include "tests/support/temp_dir.h"
+#include "tests/projections/support.h"
 
 namespace ledger::projections {
 namespace {
 
-using commands::CommandOutcome;
-
 constexpr std::int64_t kWaitUs = 10'000'000;
 constexpr TimestampUs kNowUs = 1'790'000'000'000'000;
-const std::string kReferenceFamily = ColumnFamilyName(EntriesProjection::kName) + ".reference";
 
-class EntriesProjectionTest : public ::testing::Test {
+class EntriesProjectionTest : public testing::ProjectionTest<EntriesProjection> {
  protected:
-  void SetUp() override {
-    auto store = Store::Open(
-        {.path = dir_.path(),
-         .extra_column_families = {ColumnFamilyName(EntriesProjection::kName), kReferenceFamily}});
-    ASSERT_TRUE(store.has_value()) << store.error().message;
-    store_ = std::move(*store);
-    family_ = store_->ColumnFamily(ColumnFamilyName(EntriesProjection::kName));
-    reference_family_ = store_->ColumnFamily(kReferenceFamily);
-    ASSERT_NE(family_, nullptr);
-    ASSERT_NE(reference_family_, nullptr);
-    source_ = std::make_unique<StoreEventSource>(*store_);
-    sequencer_ = std::make_unique<commands::Sequencer>(*store_, clock_, metrics_);
-    ASSERT_TRUE(sequencer_->Start().has_value());
-  }
-
-  std::unique_ptr<ProjectionRunner> MakeRunner(Projection& projection,
-                                               rocksdb::ColumnFamilyHandle& family,
-                                               Metrics& metrics,
-                                               ProjectionRunnerOptions options = {}) {
-    return std::make_unique<ProjectionRunner>(*source_, *store_->db(), family, projection, metrics,
-                                              std::move(options));
-  }
-
-  // Applies the whole log to the "entries" family with a fresh runner.
-  void CatchUp() {
-    EntriesProjection projection;
-    auto runner = MakeRunner(projection, *family_, metrics_);
-    auto caught_up = runner->CatchUp();
-    ASSERT_TRUE(caught_up.has_value()) << caught_up.error().message;
-  }
-
-  // Runs one command to completion; fails the test if it is rejected.
-  void Run(commands::CommandBody body) {
-    std::promise<Result<CommandOutcome>> promise;
-    auto future = promise.get_future();
-    commands::Command command{.context = {.client_id = "svc"}, .body = std::move(body)};
-    auto submitted = sequencer_->Submit(std::move(command), [&](Result<CommandOutcome> outcome) {
-      promise.set_value(std::move(outcome));
-    });
-    ASSERT_TRUE(submitted.has_value()) << submitted.error().message;
-    auto outcome = future.get();
-    ASSERT_TRUE(outcome.has_value()) << outcome.error().code << ": " << outcome.error().message;
-  }
-
-  void Credit(const std::string& account, const std::string& asset, std::int64_t amount) {
-    Run(commands::ChangeAsset{.account = account,
-                              .asset = asset,
-                              .amount = amount,
-                              .source = "topup",
-                              .reason = "r",
-                              .ref = "x"});
-  }
+  EntriesProjectionTest() : ProjectionTest(kNowUs) {}
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(OpenStore({.reference = true})); }
 
   // 1: user:a +1000 CNY; 2: order settled (user:a pays merchant:1 500, which pays platform 50);
   // 3: user:a +7 COIN; 4: transfer user:a -> user:b 100 CNY and user:b -> user:a 30 CNY.
@@ -118,15 +64,6 @@ class EntriesProjectionTest : public ::testing::Test {
     } while (!cursor.empty());
     return all;
   }
-
-  testing::TempDir dir_;
-  ManualClock clock_{kNowUs};
-  Metrics metrics_;
-  std::unique_ptr<Store> store_;
-  rocksdb::ColumnFamilyHandle* family_ = nullptr;
-  rocksdb::ColumnFamilyHandle* reference_family_ = nullptr;
-  std::unique_ptr<StoreEventSource> source_;
-  std::unique_ptr<commands::Sequencer> sequencer_;
 };
 
 Entry MakeEntry(std::uint64_t position, std::uint32_t index, EventType type, std::string asset,
@@ -364,31 +301,6 @@ TEST_F(EntriesProjectionTest, PagingWhileAWriterAppendsNeitherRepeatsNorSkips) {
   }
 }
 
-// Counts the events it applies, then delegates to `Inner`.
-template <typename Inner>
-class Counting final : public Projection {
- public:
-  [[nodiscard]] std::string_view Name() const override { return inner.Name(); }
-  [[nodiscard]] Status Apply(const Event& event, ViewWriter& view) override {
-    ++applied;
-    return inner.Apply(event, view);
-  }
-  Inner inner;
-  std::uint64_t applied = 0;
-};
-
-// Every key and value of a column family, checkpoint included.
-std::vector<std::pair<std::string, std::string>> Contents(rocksdb::DB& db,
-                                                          rocksdb::ColumnFamilyHandle& family) {
-  std::vector<std::pair<std::string, std::string>> contents;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), &family));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    contents.emplace_back(it->key().ToString(), it->value().ToString());
-  }
-  EXPECT_TRUE(it->status().ok());
-  return contents;
-}
-
 TEST_F(EntriesProjectionTest, RestartResumesFromTheCheckpointAndMatchesOneRun) {
   Script();
   {
@@ -405,16 +317,17 @@ TEST_F(EntriesProjectionTest, RestartResumesFromTheCheckpointAndMatchesOneRun) {
                        .bank_account = "bank-1"});
   Credit("user:b", "COIN", 9);
   {
-    Counting<EntriesProjection> second;
+    testing::Counting<EntriesProjection> second;
     auto runner = MakeRunner(second, *family_, metrics_, {.batch_events_max = 3});
     ASSERT_EQ(runner->CatchUp().value_or(0), 7u);
-    EXPECT_EQ(second.applied, 3u);  // Resumed after the checkpoint (4).
+    EXPECT_EQ(second.applied.load(), 3u);  // Resumed after the checkpoint (4).
   }
   EntriesProjection single;
   Metrics reference_metrics;
   auto reference = MakeRunner(single, *reference_family_, reference_metrics);
   ASSERT_EQ(reference->CatchUp().value_or(0), 7u);
-  EXPECT_EQ(Contents(*store_->db(), *family_), Contents(*store_->db(), *reference_family_));
+  EXPECT_EQ(testing::Contents(*store_->db(), *family_),
+            testing::Contents(*store_->db(), *reference_family_));
   for (const char* account : {"user:a", "user:b", "merchant:1", "platform"}) {
     EXPECT_EQ(All(account, "", 2), All(account, "", 2, reference_family_)) << account;
   }

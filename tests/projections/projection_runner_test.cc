@@ -3,63 +3,20 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <future>
 #include <random>
 
 #include "commands/sequencer.h"
 #include "commands/write_state.h"
 #include "projections/accounts_projection.h"
-#include "tests/support/temp_dir.h"
+#include "tests/projections/support.h"
 
 namespace ledger::projections {
 namespace {
 
-using commands::Command;
-using commands::CommandOutcome;
-
-// Counts the events it applies, then delegates to the accounts projection.
-class CountingProjection final : public Projection {
- public:
-  [[nodiscard]] std::string_view Name() const override { return AccountsProjection::kName; }
-  [[nodiscard]] Status Apply(const Event& event, ViewWriter& view) override {
-    ++applied;
-    return inner.Apply(event, view);
-  }
-  AccountsProjection inner;
-  std::atomic<int> applied{0};
-};
-
-class ProjectionRunnerTest : public ::testing::Test {
+class ProjectionRunnerTest : public testing::ProjectionTest<AccountsProjection> {
  protected:
-  void SetUp() override {
-    auto store = Store::Open({.path = dir_.path(),
-                              .extra_column_families = {ColumnFamilyName("accounts")},
-                              .point_lookup_families = {ColumnFamilyName("accounts")}});
-    ASSERT_TRUE(store.has_value()) << store.error().message;
-    store_ = std::move(*store);
-    family_ = store_->ColumnFamily(ColumnFamilyName("accounts"));
-    ASSERT_NE(family_, nullptr);
-    source_ = std::make_unique<StoreEventSource>(*store_);
-    sequencer_ = std::make_unique<commands::Sequencer>(*store_, clock_, metrics_);
-    ASSERT_TRUE(sequencer_->Start().has_value());
-  }
-
-  std::unique_ptr<ProjectionRunner> MakeRunner(Projection& projection,
-                                               ProjectionRunnerOptions options = {}) {
-    return std::make_unique<ProjectionRunner>(*source_, *store_->db(), *family_, projection,
-                                              metrics_, std::move(options));
-  }
-
-  Result<CommandOutcome> Run(commands::CommandBody body) {
-    std::promise<Result<CommandOutcome>> promise;
-    auto future = promise.get_future();
-    Command command{.context = {.client_id = "svc"}, .body = std::move(body)};
-    auto submitted = sequencer_->Submit(std::move(command), [&](Result<CommandOutcome> outcome) {
-      promise.set_value(std::move(outcome));
-    });
-    if (!submitted) return std::unexpected(submitted.error());
-    return future.get();
-  }
+  ProjectionRunnerTest() : ProjectionTest(1'790'000'000'000'000) {}
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(OpenStore({.point_lookups = true})); }
 
   // `count` seeded random credits, debits and transfers among a few users (some rejected).
   void RandomCommands(int count, std::mt19937_64& random) {
@@ -73,16 +30,24 @@ class ProjectionRunnerTest : public ::testing::Test {
       const std::string b = "user:" + std::to_string(user(random));
       switch (kind(random)) {
         case 0:
-          (void)Run(commands::ChangeAsset{.account = a, .asset = asset, .amount = amount(random),
-                                          .source = "topup", .reason = "r", .ref = "x"});
+          (void)TryRun(commands::ChangeAsset{.account = a,
+                                             .asset = asset,
+                                             .amount = amount(random),
+                                             .source = "topup",
+                                             .reason = "r",
+                                             .ref = "x"});
           break;
         case 1:
-          (void)Run(commands::ChangeAsset{.account = a, .asset = asset, .amount = -amount(random),
-                                          .source = "spend", .reason = "r", .ref = "x"});
+          (void)TryRun(commands::ChangeAsset{.account = a,
+                                             .asset = asset,
+                                             .amount = -amount(random),
+                                             .source = "spend",
+                                             .reason = "r",
+                                             .ref = "x"});
           break;
         default:
           if (a != b) {
-            (void)Run(commands::Transfer{.postings = {{a, b, asset, amount(random)}}});
+            (void)TryRun(commands::Transfer{.postings = {{a, b, asset, amount(random)}}});
           }
       }
     }
@@ -110,18 +75,10 @@ class ProjectionRunnerTest : public ::testing::Test {
       }
     }
   }
-
-  testing::TempDir dir_;
-  ManualClock clock_{1'790'000'000'000'000};
-  Metrics metrics_;
-  std::unique_ptr<Store> store_;
-  rocksdb::ColumnFamilyHandle* family_ = nullptr;
-  std::unique_ptr<StoreEventSource> source_;
-  std::unique_ptr<commands::Sequencer> sequencer_;
 };
 
 TEST_F(ProjectionRunnerTest, FollowsAppendsAndMatchesAReplay) {
-  std::mt19937_64 random(testing::TestSeed());
+  std::mt19937_64 random(ledger::testing::TestSeed());
   AccountsProjection projection;
   auto runner = MakeRunner(projection);
   ASSERT_TRUE(runner->Start().has_value());
@@ -135,8 +92,8 @@ TEST_F(ProjectionRunnerTest, FollowsAppendsAndMatchesAReplay) {
 }
 
 TEST_F(ProjectionRunnerTest, RestartResumesFromTheCheckpointWithoutReapplying) {
-  std::mt19937_64 random(testing::TestSeed());
-  CountingProjection first;
+  std::mt19937_64 random(ledger::testing::TestSeed());
+  testing::Counting<AccountsProjection> first;
   {
     auto runner = MakeRunner(first);
     ASSERT_TRUE(runner->Start().has_value());
@@ -144,28 +101,28 @@ TEST_F(ProjectionRunnerTest, RestartResumesFromTheCheckpointWithoutReapplying) {
     ASSERT_EQ(runner->WaitFor(store_->HeadPosition(), 10'000'000), store_->HeadPosition());
   }
   const std::uint64_t before = store_->HeadPosition();
-  EXPECT_EQ(first.applied.load(), static_cast<int>(before));
+  EXPECT_EQ(first.applied.load(), before);
   RandomCommands(60, random);
-  CountingProjection second;
+  testing::Counting<AccountsProjection> second;
   auto runner = MakeRunner(second);
   ASSERT_TRUE(runner->Start().has_value());
   EXPECT_EQ(runner->Checkpoint(), before);
   ASSERT_EQ(runner->WaitFor(store_->HeadPosition(), 10'000'000), store_->HeadPosition());
-  EXPECT_EQ(second.applied.load(), static_cast<int>(store_->HeadPosition() - before));
+  EXPECT_EQ(second.applied.load(), store_->HeadPosition() - before);
   ExpectViewMatchesReplay();
 }
 
 TEST_F(ProjectionRunnerTest, CrashBetweenApplyAndWriteNeitherLosesNorDoubleApplies) {
-  std::mt19937_64 random(testing::TestSeed());
+  std::mt19937_64 random(ledger::testing::TestSeed());
   RandomCommands(120, random);
   const std::uint64_t head = store_->HeadPosition();
   ASSERT_GT(head, 25u);
   AccountsProjection projection;
   int batches = 0;
   {
-    auto crashing = MakeRunner(projection, {.batch_events_max = 10,
-                                            .crash_before_write_for_testing =
-                                                [&] { return ++batches == 2; }});
+    auto crashing = MakeRunner(
+        projection,
+        {.batch_events_max = 10, .crash_before_write_for_testing = [&] { return ++batches == 2; }});
     ASSERT_TRUE(crashing->Start().has_value());
     // The worker applies batch 1, then "crashes" after applying batch 2 in memory.
     for (int i = 0; i < 500 && batches < 2; ++i) {
@@ -185,8 +142,12 @@ TEST_F(ProjectionRunnerTest, WaitForTimesOutWithThePositionReached) {
   AccountsProjection projection;
   auto runner = MakeRunner(projection);
   ASSERT_TRUE(runner->Start().has_value());
-  ASSERT_TRUE(Run(commands::ChangeAsset{.account = "user:1", .asset = "CNY", .amount = 5,
-                                        .source = "topup", .reason = "r", .ref = "x"})
+  ASSERT_TRUE(TryRun(commands::ChangeAsset{.account = "user:1",
+                                           .asset = "CNY",
+                                           .amount = 5,
+                                           .source = "topup",
+                                           .reason = "r",
+                                           .ref = "x"})
                   .has_value());
   ASSERT_EQ(runner->WaitFor(1, 10'000'000), 1u);
   const auto started = std::chrono::steady_clock::now();

@@ -7,7 +7,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <future>
 #include <map>
 #include <random>
 #include <set>
@@ -15,16 +14,14 @@
 #include "commands/sequencer.h"
 #include "ledger/limits.h"
 #include "projections/projection_runner.h"
-#include "tests/support/temp_dir.h"
+#include "tests/projections/support.h"
 
 namespace ledger::projections {
 namespace {
 
-using commands::CommandOutcome;
 using Kinds = std::vector<std::pair<std::string, std::int64_t>>;
 
 constexpr TimestampUs kHourUs = 3'600'000'000;
-const std::string kReferenceFamily = ColumnFamilyName(StatementsProjection::kName) + ".reference";
 
 // Microseconds of `hour`:00 UTC on the civil date.
 TimestampUs Utc(int year, unsigned month, unsigned day, int hour = 0) {
@@ -77,62 +74,14 @@ void ExpectConsistent(const std::vector<StatementRow>& rows) {
   }
 }
 
-class StatementsProjectionTest : public ::testing::Test {
+class StatementsProjectionTest : public testing::ProjectionTest<StatementsProjection> {
  protected:
-  void SetUp() override {
-    const std::vector<std::string> families = {ColumnFamilyName(StatementsProjection::kName),
-                                               kReferenceFamily};
-    auto store = Store::Open({.path = dir_.path(), .extra_column_families = families});
-    ASSERT_TRUE(store.has_value()) << store.error().message;
-    store_ = std::move(*store);
-    family_ = store_->ColumnFamily(families[0]);
-    reference_family_ = store_->ColumnFamily(families[1]);
-    ASSERT_TRUE(family_ != nullptr && reference_family_ != nullptr);
-    source_ = std::make_unique<StoreEventSource>(*store_);
-    sequencer_ = std::make_unique<commands::Sequencer>(*store_, clock_, metrics_);
-    ASSERT_TRUE(sequencer_->Start().has_value());
-  }
+  StatementsProjectionTest() : ProjectionTest(Utc(2026, 11, 21, 10)) {}
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(OpenStore({.reference = true})); }
 
-  std::unique_ptr<ProjectionRunner> MakeRunner(Projection& projection,
-                                               rocksdb::ColumnFamilyHandle& family,
-                                               Metrics& metrics,
-                                               ProjectionRunnerOptions options = {}) {
-    return std::make_unique<ProjectionRunner>(*source_, *store_->db(), family, projection, metrics,
-                                              std::move(options));
-  }
-
-  // Applies the whole log to the "statements" family with a fresh runner.
-  void CatchUp() {
-    StatementsProjection projection;
-    auto runner = MakeRunner(projection, *family_, metrics_);
-    auto caught_up = runner->CatchUp();
-    ASSERT_TRUE(caught_up.has_value()) << caught_up.error().message;
-  }
-
-  Result<CommandOutcome> TryRun(commands::CommandBody body) {
-    std::promise<Result<CommandOutcome>> promise;
-    auto future = promise.get_future();
-    commands::Command command{.context = {.client_id = "svc"}, .body = std::move(body)};
-    auto submitted = sequencer_->Submit(std::move(command), [&](Result<CommandOutcome> outcome) {
-      promise.set_value(std::move(outcome));
-    });
-    if (!submitted) return std::unexpected(submitted.error());
-    return future.get();
-  }
-
-  // Runs one command to completion; fails the test if it is rejected.
-  void Run(commands::CommandBody body) {
-    auto outcome = TryRun(std::move(body));
-    ASSERT_TRUE(outcome.has_value()) << outcome.error().code << ": " << outcome.error().message;
-  }
-
+  // Statements are mostly in CNY, so the asset comes last here and defaults to it.
   void Credit(const std::string& account, std::int64_t amount, const std::string& asset = "CNY") {
-    Run(commands::ChangeAsset{.account = account,
-                              .asset = asset,
-                              .amount = amount,
-                              .source = "topup",
-                              .reason = "r",
-                              .ref = "x"});
+    ProjectionTest::Credit(account, asset, amount);
   }
 
   void Settle(const std::string& order, const std::string& merchant, std::int64_t gross,
@@ -151,15 +100,6 @@ class StatementsProjectionTest : public ::testing::Test {
     return StatementsProjection::Read(*store_->db(), family ? *family : *family_, merchant, period,
                                       from_us, to_us, asset);
   }
-
-  testing::TempDir dir_;
-  ManualClock clock_{Utc(2026, 11, 21, 10)};
-  Metrics metrics_;
-  std::unique_ptr<Store> store_;
-  rocksdb::ColumnFamilyHandle* family_ = nullptr;
-  rocksdb::ColumnFamilyHandle* reference_family_ = nullptr;
-  std::unique_ptr<StoreEventSource> source_;
-  std::unique_ptr<commands::Sequencer> sequencer_;
 };
 
 TEST(StatementPeriodTest, ParsesOnlyTheThreeNames) {
@@ -412,31 +352,6 @@ TEST_F(StatementsProjectionTest, KindsPastTheLimitAreSummedUnderOther) {
   ExpectConsistent(rows->rows);
 }
 
-// Counts the events it applies, then delegates to `Inner`.
-template <typename Inner>
-class Counting final : public Projection {
- public:
-  [[nodiscard]] std::string_view Name() const override { return inner.Name(); }
-  [[nodiscard]] Status Apply(const Event& event, ViewWriter& view) override {
-    ++applied;
-    return inner.Apply(event, view);
-  }
-  Inner inner;
-  std::uint64_t applied = 0;
-};
-
-// Every key and value of a column family, checkpoint included.
-std::vector<std::pair<std::string, std::string>> Contents(rocksdb::DB& db,
-                                                          rocksdb::ColumnFamilyHandle& family) {
-  std::vector<std::pair<std::string, std::string>> contents;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), &family));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    contents.emplace_back(it->key().ToString(), it->value().ToString());
-  }
-  EXPECT_TRUE(it->status().ok());
-  return contents;
-}
-
 // Seeded random commands over a few merchants and users, the clock moving 0..24 hours between
 // them: settlements with random splits, refunds, payouts, transfers and asset changes (some of
 // them rejected, e.g. for lack of funds).
@@ -520,7 +435,7 @@ std::map<std::pair<std::string, std::string>, std::int64_t> SummedPostings(const
 }
 
 TEST_F(StatementsRandomTest, LastClosingEqualsTheSummedPostings) {
-  const unsigned long long seed = testing::TestSeed();
+  const unsigned long long seed = ledger::testing::TestSeed();
   std::mt19937_64 random(seed);
   Random(400, random);
   CatchUp();
@@ -562,7 +477,7 @@ TEST_F(StatementsRandomTest, LastClosingEqualsTheSummedPostings) {
 }
 
 TEST_F(StatementsRandomTest, RestartResumesFromTheCheckpointAndMatchesOneRun) {
-  const unsigned long long seed = testing::TestSeed();
+  const unsigned long long seed = ledger::testing::TestSeed();
   std::mt19937_64 random(seed);
   Random(150, random);
   std::uint64_t half = 0;
@@ -575,16 +490,17 @@ TEST_F(StatementsRandomTest, RestartResumesFromTheCheckpointAndMatchesOneRun) {
   }
   Random(150, random);
   {
-    Counting<StatementsProjection> second;
+    testing::Counting<StatementsProjection> second;
     auto runner = MakeRunner(second, *family_, metrics_, {.batch_events_max = 7});
     ASSERT_EQ(runner->CatchUp().value_or(0), store_->HeadPosition());
-    EXPECT_EQ(second.applied, store_->HeadPosition() - half);  // Resumed at the checkpoint.
+    EXPECT_EQ(second.applied.load(), store_->HeadPosition() - half);  // Resumed at the checkpoint.
   }
   StatementsProjection single;
   Metrics reference_metrics;
   auto reference = MakeRunner(single, *reference_family_, reference_metrics);
   ASSERT_EQ(reference->CatchUp().value_or(0), store_->HeadPosition());
-  EXPECT_EQ(Contents(*store_->db(), *family_), Contents(*store_->db(), *reference_family_))
+  EXPECT_EQ(testing::Contents(*store_->db(), *family_),
+            testing::Contents(*store_->db(), *reference_family_))
       << "seed " << seed;
   for (int i = 0; i < 4; ++i) {
     const std::string merchant = "merchant:" + std::to_string(i);
