@@ -289,23 +289,39 @@ std::unique_ptr<ledger::Store> OpenFreshView(const std::string& path) {
   return std::move(*view);
 }
 
-// Builds projection `id` from position 0 of `source` into a fresh view database at `view_path`.
-ProjectRoundResult ProjectRound(ledger::projections::EventSource& source, ProjectionId id,
-                                const std::string& view_path) {
+struct CatchUpResult {
+  std::uint64_t events = 0;
+  double seconds = 0;
+  double cpu_seconds = 0;  // All threads of the process, RocksDB's included.
+};
+
+// Applies `source`'s events from position 0 to `projection` (new, empty) in a fresh view database
+// at `view_path`, with ProjectionRunner::CatchUp. Dies on an error.
+CatchUpResult CatchUpFresh(ledger::projections::EventSource& source,
+                           ledger::projections::Projection& projection,
+                           const std::string& view_path) {
   std::unique_ptr<ledger::Store> view = OpenFreshView(view_path);
-  std::unique_ptr<ledger::projections::Projection> projection = ReadModels::MakeProjection(id);
   rocksdb::ColumnFamilyHandle* family =
-      view->ColumnFamily(ledger::projections::ColumnFamilyName(projection->Name()));
+      view->ColumnFamily(ledger::projections::ColumnFamilyName(projection.Name()));
   LEDGER_ASSERT(family != nullptr);
   ledger::Metrics metrics;
-  ledger::projections::ProjectionRunner runner(source, *view->db(), *family, *projection, metrics);
+  ledger::projections::ProjectionRunner runner(source, *view->db(), *family, projection, metrics);
   const double cpu_before = CpuSeconds();
   const auto started = Clock::now();
   auto reached = runner.CatchUp();
   const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-  if (!reached) Die(std::string(projection->Name()) + ": " + reached.error().message);
-  const auto events = static_cast<double>(*reached);
-  return {events / elapsed, (CpuSeconds() - cpu_before) * 1e6 / events};
+  if (!reached) Die(std::string(projection.Name()) + ": " + reached.error().message);
+  return {*reached, elapsed, CpuSeconds() - cpu_before};
+}
+
+// Builds projection `id` from position 0 of `source` into a fresh view database at `view_path`.
+ProjectRoundResult ProjectRound(ledger::projections::EventSource& source, ProjectionId id,
+                                const std::string& view_path) {
+  std::unique_ptr<ledger::projections::Projection> projection = ReadModels::MakeProjection(id);
+  const CatchUpResult result = CatchUpFresh(source, *projection, view_path);
+  std::filesystem::remove_all(view_path);
+  const auto events = static_cast<double>(result.events);
+  return {events / result.seconds, result.cpu_seconds * 1e6 / events};
 }
 
 // The projections `name` selects: "all" is every one, in ReadModels order.
@@ -369,7 +385,6 @@ int RunProject(const ProjectOptions& options) {
     std::vector<double> cpu;
     for (int round = 1; round <= options.rounds; ++round) {
       const ProjectRoundResult result = ProjectRound(source, id, view_path);
-      std::filesystem::remove_all(view_path);
       std::printf("round %d: %.*s projection %.0f events/s (%.2f us CPU per event)\n", round,
                   static_cast<int>(name.size()), name.data(), result.events_per_second,
                   result.cpu_us_per_event);
@@ -515,23 +530,6 @@ class TopUpSource final : public ledger::projections::EventSource {
   std::vector<std::uint32_t> users_;
 };
 
-// Applies `source`'s events to `holders` from position 0 into a fresh view database at
-// `view_path`; returns the events applied and the seconds it took.
-std::pair<std::uint64_t, double> FeedHolders(TopUpSource& source, HoldersProjection& holders,
-                                             const std::string& view_path) {
-  std::unique_ptr<ledger::Store> view = OpenFreshView(view_path);
-  rocksdb::ColumnFamilyHandle* family =
-      view->ColumnFamily(ledger::projections::ColumnFamilyName(HoldersProjection::kName));
-  LEDGER_ASSERT(family != nullptr);
-  ledger::Metrics metrics;
-  ledger::projections::ProjectionRunner runner(source, *view->db(), *family, holders, metrics);
-  const auto started = Clock::now();
-  auto reached = runner.CatchUp();
-  const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-  if (!reached) Die("holders: " + reached.error().message);
-  return {*reached, elapsed};
-}
-
 // Feeds the holders projection one top-up per id of `ids` (ascending), in random order, and
 // checks its bitmap holds exactly `ids`.
 void MeasureThroughProjection(const std::vector<std::uint32_t>& ids, std::mt19937_64& rng) {
@@ -542,14 +540,15 @@ void MeasureThroughProjection(const std::vector<std::uint32_t>& ids, std::mt1993
                                  ("ledger-bench-holders-" + std::to_string(getpid())))
                                     .string();
   HoldersProjection holders;
-  const auto [events, seconds] = FeedHolders(source, holders, view_path);
+  const CatchUpResult result = CatchUpFresh(source, holders, view_path);
   std::filesystem::remove_all(view_path);
   std::uint64_t position = 0;
   const std::vector<bool> held = holders.CheckMany(ids, &position);
   const bool exact = holders.Cardinality() == ids.size() &&
                      std::all_of(held.begin(), held.end(), [](bool is_held) { return is_held; });
   std::printf("through the holders projection (%llu top-up events, %.0f events/s):\n",
-              static_cast<unsigned long long>(events), static_cast<double>(events) / seconds);
+              static_cast<unsigned long long>(result.events),
+              static_cast<double>(result.events) / result.seconds);
   PrintBytes("in memory (MemoryBytes, published copy)", holders.MemoryBytes());
   std::printf("  bitmap holds exactly the %zu ids: %s\n", ids.size(), exact ? "yes" : "NO");
 }
