@@ -3,6 +3,9 @@
 //   ledger-bench append [--data DIR] [--seconds S] [--rounds R] [--accounts N] [--batch B]
 //   ledger-bench project --data DIR [--rounds R] [--projection NAME|all]
 //   ledger-bench holders-memory [--holders N] [--max-id M] [--seed S] [--through-projection]
+//   ledger-bench lag [--data DIR] [--seconds S] [--accounts N] [--batch B]
+//   ledger-bench wallets --http HOST:PORT --token T [--connections C] [--seconds S]
+//                        [--users N] [--holders H]
 //
 // `append` measures the durable write path in-process: asset-change commands over N accounts
 // (default 1,000,000) submitted to the sequencer, decided, group-committed and fsynced; each
@@ -22,6 +25,9 @@
 // projection stores, and the process's resident-set growth as a cross-check. With
 // --through-projection it also feeds the holders projection one top-up event per user and checks
 // that its bitmap holds exactly those ids.
+//
+// `lag` and `wallets` (bench_reads.cc) measure the read side under load: projection lag while
+// the write path runs flat out, and GET /v1/wallets over HTTP against a running ledgerd.
 #include <rocksdb/db.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -50,9 +56,11 @@
 #include "projections/holders_projection.h"
 #include "projections/projection_runner.h"
 #include "projections/read_models.h"
+#include "transport/bin/bench_common.h"
 
 namespace {
 
+using namespace ledger::bench;
 using Clock = std::chrono::steady_clock;
 
 struct AppendOptions {
@@ -62,63 +70,6 @@ struct AppendOptions {
   std::uint64_t accounts = 1'000'000;
   std::size_t batch = 4'096;
 };
-
-[[noreturn]] void Usage(const char* message) {
-  if (message != nullptr) std::fprintf(stderr, "ledger-bench: %s\n", message);
-  std::fprintf(stderr,
-               "usage: ledger-bench append [--data DIR] [--seconds S] [--rounds R] "
-               "[--accounts N] [--batch B]\n"
-               "       ledger-bench project --data DIR [--rounds R] [--projection NAME|all]\n"
-               "       ledger-bench holders-memory [--holders N] [--max-id M] [--seed S] "
-               "[--through-projection]\n");
-  std::exit(2);
-}
-
-// A failure while running (not a usage error).
-[[noreturn]] void Die(const std::string& message) {
-  std::fprintf(stderr, "ledger-bench: %s\n", message.c_str());
-  std::exit(1);
-}
-
-// `value` of `flag` as a number; a usage error unless all of it is one.
-template <typename Number>
-Number ParseNumber(const std::string& flag, const std::string& value) {
-  Number number{};
-  const char* end = value.data() + value.size();
-  const auto [stop, error] = std::from_chars(value.data(), end, number);
-  if (error != std::errc() || stop != end) Usage(("bad value for " + flag).c_str());
-  return number;
-}
-
-// The (flag, value) pairs of `args`. A flag in `switches` takes no value (its value is "").
-std::vector<std::pair<std::string, std::string>> FlagPairs(
-    std::span<char* const> args, std::span<const std::string_view> switches = {}) {
-  std::vector<std::pair<std::string, std::string>> pairs;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    if (std::find(switches.begin(), switches.end(), flag) != switches.end()) {
-      pairs.emplace_back(std::move(flag), "");
-      continue;
-    }
-    if (i + 1 >= args.size()) Usage(("missing value for " + flag).c_str());
-    pairs.emplace_back(std::move(flag), args[++i]);
-  }
-  return pairs;
-}
-
-// User + system CPU time of this process so far.
-double CpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](timeval t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-double Median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
 
 // Raw RocksDB: sync=true WriteBatches of `batch` 200-byte values, for `seconds`. Returns puts/s.
 double RawRocksDbRound(const std::string& path, double seconds, std::size_t batch) {
@@ -148,25 +99,6 @@ double RawRocksDbRound(const std::string& path, double seconds, std::size_t batc
   }
   double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
   return static_cast<double>(puts) / elapsed;
-}
-
-std::vector<ledger::commands::Command> MakeCommands(std::size_t count, std::uint64_t accounts,
-                                                    std::uint64_t first_key, std::mt19937_64& rng) {
-  std::vector<ledger::commands::Command> commands(count);
-  std::uniform_int_distribution<std::uint64_t> account(0, accounts - 1);
-  std::uniform_int_distribution<std::int64_t> amount(1, 10'000);
-  for (std::size_t i = 0; i < count; ++i) {
-    auto& command = commands[i];
-    command.context.client_id = "bench";
-    command.context.idempotency_key = "append-" + std::to_string(first_key + i);
-    command.body = ledger::commands::ChangeAsset{.account = "user:" + std::to_string(account(rng)),
-                                                 .asset = "CNY",
-                                                 .amount = amount(rng),
-                                                 .source = "topup",
-                                                 .reason = "top-up",
-                                                 .ref = "bench"};
-  }
-  return commands;
 }
 
 // One round of the ledger's write path: returns durable commands/s.
@@ -204,13 +136,8 @@ double AppendRound(ledger::Store& store, ledger::Metrics& metrics, const AppendO
 }
 
 int RunAppend(const AppendOptions& options) {
-  std::string base = options.data_dir;
-  bool temporary = base.empty();
-  if (temporary) {
-    base = (std::filesystem::temp_directory_path() / ("ledger-bench-" + std::to_string(getpid())))
-               .string();
-  }
-  std::filesystem::create_directories(base);
+  const TempOrGiven dir(options.data_dir, "append");
+  const std::string& base = dir.path();
   std::mt19937_64 rng(42);
   std::vector<double> ledger_rates;
   std::vector<double> raw_rates;
@@ -224,7 +151,7 @@ int RunAppend(const AppendOptions& options) {
     double raw =
         RawRocksDbRound(base + "/raw-" + std::to_string(round), options.seconds, options.batch);
     std::filesystem::remove_all(base + "/raw-" + std::to_string(round));
-    auto commands = MakeCommands(per_round, options.accounts, next_key, rng);
+    auto commands = MakeChangeAssetCommands(per_round, options.accounts, next_key, rng);
     next_key += per_round;
     const double cpu_before = CpuSeconds();
     const std::uint64_t head_before = (*store)->HeadPosition();
@@ -256,7 +183,6 @@ int RunAppend(const AppendOptions& options) {
   std::printf("  events in the log:            %llu\n",
               static_cast<unsigned long long>((*store)->HeadPosition()));
   store->reset();
-  if (temporary) std::filesystem::remove_all(base);
   return 0;
 }
 
@@ -623,5 +549,7 @@ int main(int argc, char** argv) {
   if (verb == "append") return RunAppend(ParseAppend(args));
   if (verb == "project") return RunProject(ParseProject(args));
   if (verb == "holders-memory") return RunHoldersMemory(ParseHoldersMemory(args));
+  if (verb == "lag") return ledger::bench::RunLagCommand(args);
+  if (verb == "wallets") return ledger::bench::RunWalletsCommand(args);
   Usage(("unknown verb '" + verb + "'").c_str());
 }

@@ -1,0 +1,98 @@
+#include "transport/bin/bench_common.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+namespace ledger::bench {
+
+void Usage(const char* message) {
+  if (message != nullptr) std::fprintf(stderr, "ledger-bench: %s\n", message);
+  std::fprintf(stderr,
+               "usage: ledger-bench append [--data DIR] [--seconds S] [--rounds R] "
+               "[--accounts N] [--batch B]\n"
+               "       ledger-bench project --data DIR [--rounds R] [--projection NAME|all]\n"
+               "       ledger-bench holders-memory [--holders N] [--max-id M] [--seed S] "
+               "[--through-projection]\n"
+               "       ledger-bench lag [--data DIR] [--seconds S] [--accounts N] [--batch B]\n"
+               "       ledger-bench wallets --http HOST:PORT --token TOKEN [--connections C] "
+               "[--seconds S] [--users N] [--holders H]\n");
+  std::exit(2);
+}
+
+void Die(const std::string& message) {
+  std::fprintf(stderr, "ledger-bench: %s\n", message.c_str());
+  std::exit(1);
+}
+
+std::vector<std::pair<std::string, std::string>> FlagPairs(
+    std::span<char* const> args, std::span<const std::string_view> switches) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string flag = args[i];
+    if (std::find(switches.begin(), switches.end(), flag) != switches.end()) {
+      pairs.emplace_back(std::move(flag), "");
+      continue;
+    }
+    if (i + 1 >= args.size()) Usage(("missing value for " + flag).c_str());
+    pairs.emplace_back(std::move(flag), args[++i]);
+  }
+  return pairs;
+}
+
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](timeval t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+double Median(std::vector<double> values) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+std::vector<commands::Command> MakeChangeAssetCommands(std::size_t count, std::uint64_t accounts,
+                                                       std::uint64_t first_key,
+                                                       std::mt19937_64& rng) {
+  std::vector<commands::Command> commands(count);
+  std::uniform_int_distribution<std::uint64_t> account(0, accounts - 1);
+  std::uniform_int_distribution<std::int64_t> amount(1, 10'000);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto& command = commands[i];
+    command.context.client_id = "bench";
+    command.context.idempotency_key = "append-" + std::to_string(first_key + i);
+    command.body = commands::ChangeAsset{.account = "user:" + std::to_string(account(rng)),
+                                         .asset = "CNY",
+                                         .amount = amount(rng),
+                                         .source = "topup",
+                                         .reason = "top-up",
+                                         .ref = "bench"};
+  }
+  return commands;
+}
+
+TempOrGiven::TempOrGiven(const std::string& given, std::string_view purpose)
+    : path_(given), temporary_(given.empty()) {
+  if (temporary_) {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("ledger-bench-" + std::string(purpose) + "-" + std::to_string(getpid())))
+                .string();
+  }
+  std::filesystem::create_directories(path_);
+}
+
+TempOrGiven::~TempOrGiven() {
+  if (temporary_) {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+}
+
+}  // namespace ledger::bench

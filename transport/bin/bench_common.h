@@ -1,0 +1,67 @@
+// What the ledger-bench subcommands share: flag parsing, errors, statistics, a command generator
+// and a scratch directory. Only for the benchmark programs in transport/bin/.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <random>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "commands/command.h"
+
+namespace ledger::bench {
+
+// Prints `message` (if any) and the usage of every subcommand, exits 2.
+[[noreturn]] void Usage(const char* message);
+// A failure while running (not a usage error): prints it, exits 1.
+[[noreturn]] void Die(const std::string& message);
+
+// `value` of `flag` as a number; a usage error unless all of it is one.
+template <typename Number>
+Number ParseNumber(const std::string& flag, const std::string& value) {
+  Number number{};
+  const char* end = value.data() + value.size();
+  const auto [stop, error] = std::from_chars(value.data(), end, number);
+  if (error != std::errc() || stop != end) Usage(("bad value for " + flag).c_str());
+  return number;
+}
+
+// The (flag, value) pairs of `args`. A flag in `switches` takes no value (its value is "").
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> FlagPairs(
+    std::span<char* const> args, std::span<const std::string_view> switches = {});
+
+// User + system CPU time of this process so far.
+[[nodiscard]] double CpuSeconds();
+[[nodiscard]] double Median(std::vector<double> values);
+
+// `count` ChangeAsset credits of "user:<random below accounts>" in CNY, with idempotency keys
+// "append-<first_key + i>".
+[[nodiscard]] std::vector<commands::Command> MakeChangeAssetCommands(std::size_t count,
+                                                                     std::uint64_t accounts,
+                                                                     std::uint64_t first_key,
+                                                                     std::mt19937_64& rng);
+
+// `given` if not empty (created if missing), else a fresh directory under the temp dir that is
+// removed again with this object.
+class TempOrGiven {
+ public:
+  TempOrGiven(const std::string& given, std::string_view purpose);
+  ~TempOrGiven();
+  TempOrGiven(const TempOrGiven&) = delete;
+  TempOrGiven& operator=(const TempOrGiven&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  bool temporary_;
+};
+
+// Subcommands in bench_reads.cc.
+int RunLagCommand(std::span<char* const> args);
+int RunWalletsCommand(std::span<char* const> args);
+
+}  // namespace ledger::bench
