@@ -47,6 +47,12 @@ inline constexpr std::size_t kProjectionBatchEventsMax = 4'096;
 inline constexpr std::size_t kProjectionCacheEntriesMax = 4'000'000;
 // How long an idle projection worker sleeps before it looks at its stop flag again.
 inline constexpr std::int64_t kProjectionIdleWaitUs = 100'000;
+// The holders projection's journal of bitmap changes (holders_projection.h). A batch compacts
+// it into the stored chunks, instead of adding an entry, once the entry would take the journal
+// past max(kHoldersJournalBytesMin, a quarter of the bitmap's serialized size) or past
+// kHoldersJournalEntriesMax entries. Bounds what a restart reads back (one point read per entry).
+inline constexpr std::size_t kHoldersJournalBytesMin = 1 << 20;
+inline constexpr std::size_t kHoldersJournalEntriesMax = 65'536;
 
 // --- Queries ---------------------------------------------------------------------------------
 // GET /v1/accounts/{account}/entries page size.
@@ -77,5 +83,15 @@ inline constexpr int kHttpReadTimeoutSeconds = 30;
 
 // --- Auth ------------------------------------------------------------------------------------
 inline constexpr std::size_t kAuthClientsMax = 10'000;
+
+// --- Audit: ledger-replay rebuild / reconcile -------------------------------------------------
+// Events a shared pass over the log reads per batch, and decoded events it holds at most (the
+// fastest consumer waits for the slowest beyond that).
+inline constexpr std::size_t kReplayBatchEventsMax = 4'096;
+inline constexpr std::size_t kReplayWindowEvents = 32 * kReplayBatchEventsMax;
+// Differences reconcile prints per column family (it counts them all).
+inline constexpr std::size_t kReconcileDiffsShownMax = 20;
+// Keys per write when reconcile --repair rewrites a projection's column family.
+inline constexpr std::size_t kRepairBatchKeysMax = 10'000;
 
 }  // namespace ledger

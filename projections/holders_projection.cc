@@ -5,6 +5,8 @@
 #include <memory>
 #include <mutex>
 
+#include "projections/internal/encoding.h"
+
 namespace ledger::projections {
 namespace {
 
@@ -12,6 +14,16 @@ constexpr std::string_view kUserPrefix = "user:";
 constexpr std::size_t kUserIdDigitsMax = 10;  // 4294967295.
 constexpr std::string_view kDirectoryKey = "d/chunks";
 constexpr char kDirectoryFormat = 1;
+constexpr std::string_view kJournalBoundsKey = "d/journal";
+constexpr char kJournalBoundsFormat = 1;
+constexpr std::size_t kJournalBoundsBytes = 1 + 3 * 8;
+constexpr std::string_view kJournalEntryPrefix = "j/";
+constexpr char kJournalEntryFormat = 1;
+constexpr std::size_t kJournalEntryHeaderBytes = 1 + 4;
+// The journal may grow to 1/kBitmapBytesPerJournalByte of the bitmap's serialized size before a
+// compaction. A compaction writes at most the bitmap, so one that size triggers writes at most
+// about that many times the entry bytes written since the previous one.
+constexpr std::size_t kBitmapBytesPerJournalByte = 4;
 constexpr std::uint64_t kChunkIds = 1ull << 16;  // Ids per chunk.
 
 Error Corruption(const std::string& what) {
@@ -74,16 +86,23 @@ std::string Serialize(const Roaring& chunk) {
   return bytes;
 }
 
-// Decodes a stored chunk: it must use every byte, be non-empty and hold only ids of `high`.
-Result<Roaring> DeserializeChunk(std::string_view bytes, std::uint16_t high) {
-  const std::string what = "chunk " + std::to_string(high);
+// Decodes a portable serialization that must use every byte of `bytes`.
+Result<Roaring> Deserialize(std::string_view bytes, const std::string& what) {
   if (roaring_bitmap_portable_deserialize_size(bytes.data(), bytes.size()) != bytes.size()) {
     return std::unexpected(Corruption(what + " does not decode"));
   }
   roaring_bitmap_t* raw = roaring_bitmap_portable_deserialize_safe(bytes.data(), bytes.size());
   if (raw == nullptr) return std::unexpected(Corruption(what + " does not decode"));
-  Roaring chunk(raw);  // Takes ownership.
-  if (chunk.isEmpty() || HighBits(chunk.minimum()) != high || HighBits(chunk.maximum()) != high) {
+  return Roaring(raw);  // Takes ownership.
+}
+
+// Decodes a stored chunk: it must use every byte, be non-empty and hold only ids of `high`.
+Result<Roaring> DeserializeChunk(std::string_view bytes, std::uint16_t high) {
+  const std::string what = "chunk " + std::to_string(high);
+  auto chunk = Deserialize(bytes, what);
+  if (!chunk) return std::unexpected(chunk.error());
+  if (chunk->isEmpty() || HighBits(chunk->minimum()) != high ||
+      HighBits(chunk->maximum()) != high) {
     return std::unexpected(Corruption(what + " is empty or holds ids of other chunks"));
   }
   return chunk;
@@ -113,6 +132,68 @@ std::string EncodeDirectory(const std::vector<bool>& stored) {
     out.push_back(static_cast<char>(high & 0xff));
   }
   return out;
+}
+
+std::string JournalEntryKey(std::uint64_t sequence) {
+  std::string key(kJournalEntryPrefix);
+  AppendBigEndian64(sequence, &key);
+  return key;
+}
+
+// One batch's net change, as the "j/" value.
+std::string EncodeJournalEntry(const Roaring& entered, const Roaring& left) {
+  const std::size_t entered_bytes = entered.getSizeInBytes(/*portable=*/true);
+  LEDGER_ASSERT(entered_bytes <= std::numeric_limits<std::uint32_t>::max());
+  std::string entry(1, kJournalEntryFormat);
+  internal::AppendBigEndian32(static_cast<std::uint32_t>(entered_bytes), &entry);
+  entry.append(Serialize(entered));
+  entry.append(Serialize(left));
+  return entry;
+}
+
+struct JournalEntry {
+  Roaring entered;
+  Roaring left;
+};
+
+Result<JournalEntry> DecodeJournalEntry(std::string_view value, std::uint64_t sequence) {
+  const std::string what = "journal entry " + std::to_string(sequence);
+  if (value.size() < kJournalEntryHeaderBytes || value[0] != kJournalEntryFormat) {
+    return std::unexpected(Corruption(what + " does not decode"));
+  }
+  const std::uint32_t entered_bytes = internal::ReadBigEndian32(value.data() + 1);
+  value.remove_prefix(kJournalEntryHeaderBytes);
+  if (entered_bytes > value.size()) return std::unexpected(Corruption(what + " does not decode"));
+  auto entered = Deserialize(value.substr(0, entered_bytes), what);
+  if (!entered) return std::unexpected(entered.error());
+  auto left = Deserialize(value.substr(entered_bytes), what);
+  if (!left) return std::unexpected(left.error());
+  if ((entered->isEmpty() && left->isEmpty()) || entered->intersect(*left)) {
+    return std::unexpected(Corruption(what + " is empty or enters and leaves the same id"));
+  }
+  return JournalEntry{std::move(*entered), std::move(*left)};
+}
+
+std::string EncodeJournalBounds(const HoldersJournalBounds& bounds) {
+  std::string out(1, kJournalBoundsFormat);
+  AppendBigEndian64(bounds.first, &out);
+  AppendBigEndian64(bounds.next, &out);
+  AppendBigEndian64(bounds.bytes, &out);
+  return out;
+}
+
+Result<HoldersJournalBounds> DecodeJournalBounds(const std::optional<std::string>& value) {
+  if (!value) return HoldersJournalBounds{};
+  if (value->size() != kJournalBoundsBytes || (*value)[0] != kJournalBoundsFormat) {
+    return std::unexpected(Corruption("the journal bounds do not decode"));
+  }
+  const HoldersJournalBounds bounds{.first = ReadBigEndian64(value->data() + 1),
+                                    .next = ReadBigEndian64(value->data() + 9),
+                                    .bytes = ReadBigEndian64(value->data() + 17)};
+  if (bounds.first > bounds.next || (bounds.first == bounds.next) != (bounds.bytes == 0)) {
+    return std::unexpected(Corruption("the journal bounds are inconsistent"));
+  }
+  return bounds;
 }
 
 // `key` of `family` as seen by `snapshot`; nullopt if absent.
@@ -201,26 +282,60 @@ Status HoldersProjection::AddToCount(std::string_view account, std::uint32_t use
   if (after == 0) {
     view.Delete(count_key_);
     working_.remove(user);
-    MarkDirty(user);
+    // Net of the batch: leaving after entering in the same batch is no change.
+    if (!batch_entered_.removeChecked(user)) batch_left_.add(user);
+    MarkChunkDirty(HighBits(user));
   } else {
     view.Put(count_key_, EncodeCount(after));
     if (*before == 0) {
       working_.add(user);
-      MarkDirty(user);
+      if (!batch_left_.removeChecked(user)) batch_entered_.add(user);
+      MarkChunkDirty(HighBits(user));
     }
   }
   return Ok();
 }
 
-void HoldersProjection::MarkDirty(std::uint32_t user) {
-  const std::uint16_t high = HighBits(user);
+void HoldersProjection::MarkChunkDirty(std::uint16_t high) {
   if (chunk_dirty_[high]) return;
   chunk_dirty_[high] = true;
   dirty_chunks_.push_back(high);
 }
 
 Status HoldersProjection::FinishBatch(ViewWriter& view) {
-  LEDGER_ASSERT(finished_chunks_.empty());
+  LEDGER_ASSERT(finished_entered_.isEmpty() && finished_left_.isEmpty());
+  if (batch_entered_.isEmpty() && batch_left_.isEmpty()) return Ok();
+  batch_entered_.runOptimize();
+  batch_left_.runOptimize();
+  const std::string entry = EncodeJournalEntry(batch_entered_, batch_left_);
+  if (JournalFullWith(entry.size())) {
+    Compact(view);
+  } else {
+    AppendToJournal(entry, view);
+  }
+  finished_entered_ = std::move(batch_entered_);
+  finished_left_ = std::move(batch_left_);
+  batch_entered_ = Roaring();
+  batch_left_ = Roaring();
+  return Ok();
+}
+
+bool HoldersProjection::JournalFullWith(std::size_t entry_bytes) const {
+  if (journal_.next - journal_.first >= options_.journal_entries_max) return true;
+  const std::size_t bitmap_bytes = working_.getSizeInBytes(/*portable=*/true);
+  const std::size_t bytes_max =
+      std::max(options_.journal_bytes_min, bitmap_bytes / kBitmapBytesPerJournalByte);
+  return journal_.bytes + entry_bytes > bytes_max;
+}
+
+void HoldersProjection::AppendToJournal(const std::string& entry, ViewWriter& view) {
+  view.Put(JournalEntryKey(journal_.next), entry);
+  ++journal_.next;
+  journal_.bytes += entry.size();
+  view.Put(kJournalBoundsKey, EncodeJournalBounds(journal_));
+}
+
+void HoldersProjection::Compact(ViewWriter& view) {
   std::sort(dirty_chunks_.begin(), dirty_chunks_.end());
   bool directory_changed = false;
   for (const std::uint16_t high : dirty_chunks_) {
@@ -230,28 +345,31 @@ Status HoldersProjection::FinishBatch(ViewWriter& view) {
     if (stored) {
       chunk.runOptimize();
       view.Put(ChunkKey(high), Serialize(chunk));
-    } else {
+    } else if (chunk_stored_[high]) {
       view.Delete(ChunkKey(high));
     }
     directory_changed = directory_changed || chunk_stored_[high] != stored;
     chunk_stored_[high] = stored;
-    finished_chunks_.emplace_back(high, std::move(chunk));
   }
   dirty_chunks_.clear();
   if (directory_changed) view.Put(kDirectoryKey, EncodeDirectory(chunk_stored_));
-  return Ok();
+  for (std::uint64_t sequence = journal_.first; sequence < journal_.next; ++sequence) {
+    view.Delete(JournalEntryKey(sequence));
+  }
+  // Sequences are never reused: the next entry follows the deleted ones.
+  journal_ = HoldersJournalBounds{.first = journal_.next, .next = journal_.next, .bytes = 0};
+  view.Put(kJournalBoundsKey, EncodeJournalBounds(journal_));
+  if (options_.on_compaction_for_testing) options_.on_compaction_for_testing();
 }
 
 void HoldersProjection::BatchCommitted(std::uint64_t checkpoint) {
   std::unique_lock lock(mutex_);
-  for (const auto& [high, chunk] : finished_chunks_) {
-    const std::uint64_t low = std::uint64_t{high} << 16;
-    roaring_bitmap_remove_range(&published_.roaring, low, low + kChunkIds);
-    published_ |= chunk;
-  }
+  published_ |= finished_entered_;
+  published_ -= finished_left_;
   published_position_ = checkpoint;
   lock.unlock();
-  finished_chunks_.clear();
+  finished_entered_ = Roaring();
+  finished_left_ = Roaring();
 }
 
 void HoldersProjection::ResetWorkerState() {
@@ -259,7 +377,11 @@ void HoldersProjection::ResetWorkerState() {
   chunk_stored_.assign(kChunkCount, false);
   chunk_dirty_.assign(kChunkCount, false);
   dirty_chunks_.clear();
-  finished_chunks_.clear();
+  journal_ = HoldersJournalBounds{};
+  batch_entered_ = Roaring();
+  batch_left_ = Roaring();
+  finished_entered_ = Roaring();
+  finished_left_ = Roaring();
 }
 
 Status HoldersProjection::Load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family) {
@@ -267,6 +389,17 @@ Status HoldersProjection::Load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& fam
   const ScopedSnapshot snapshot(db);
   auto checkpoint = ReadCheckpoint(db, family, snapshot.get());
   if (!checkpoint) return std::unexpected(checkpoint.error());
+  if (auto loaded = LoadChunks(db, family, snapshot); !loaded) return loaded;
+  if (auto loaded = LoadJournal(db, family, snapshot); !loaded) return loaded;
+  Roaring published = working_;
+  std::unique_lock lock(mutex_);
+  published_ = std::move(published);
+  published_position_ = *checkpoint;
+  return Ok();
+}
+
+Status HoldersProjection::LoadChunks(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
+                                     const ScopedSnapshot& snapshot) {
   auto directory_value = GetAt(db, family, snapshot, kDirectoryKey);
   if (!directory_value) return std::unexpected(directory_value.error());
   auto directory = DecodeDirectory(*directory_value);
@@ -282,10 +415,40 @@ Status HoldersProjection::Load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& fam
     working_ |= *chunk;
     chunk_stored_[high] = true;
   }
-  Roaring published = working_;
-  std::unique_lock lock(mutex_);
-  published_ = std::move(published);
-  published_position_ = *checkpoint;
+  return Ok();
+}
+
+Status HoldersProjection::LoadJournal(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
+                                      const ScopedSnapshot& snapshot) {
+  auto bounds_value = GetAt(db, family, snapshot, kJournalBoundsKey);
+  if (!bounds_value) return std::unexpected(bounds_value.error());
+  auto bounds = DecodeJournalBounds(*bounds_value);
+  if (!bounds) return std::unexpected(bounds.error());
+  std::uint64_t bytes = 0;
+  for (std::uint64_t sequence = bounds->first; sequence < bounds->next; ++sequence) {
+    const std::string what = "journal entry " + std::to_string(sequence);
+    auto value = GetAt(db, family, snapshot, JournalEntryKey(sequence));
+    if (!value) return std::unexpected(value.error());
+    if (!value->has_value()) return std::unexpected(Corruption(what + " is missing"));
+    auto entry = DecodeJournalEntry(**value, sequence);
+    if (!entry) return std::unexpected(entry.error());
+    // Each entry is a net change of the state before it: it enters non-members only and
+    // removes members only.
+    if (working_.intersect(entry->entered) || !entry->left.isSubset(working_)) {
+      return std::unexpected(Corruption(what + " does not follow from the entries before it"));
+    }
+    working_ |= entry->entered;
+    working_ -= entry->left;
+    for (const Roaring* changed : {&entry->entered, &entry->left}) {
+      const roaring_array_t& index = changed->roaring.high_low_container;
+      for (std::int32_t i = 0; i < index.size; ++i) MarkChunkDirty(index.keys[i]);
+    }
+    bytes += (*value)->size();
+  }
+  if (bytes != bounds->bytes) {
+    return std::unexpected(Corruption("the journal entries do not add up to the recorded size"));
+  }
+  journal_ = *bounds;
   return Ok();
 }
 

@@ -8,18 +8,39 @@
 //   "b/" + account + "\0" + asset -> balance, 8 bytes big-endian two's complement; absent = 0.
 //   "n/" + account                -> number of assets with a non-zero balance, 4 bytes
 //                                    big-endian; absent = 0 (never stored as 0).
+// The bitmap is a snapshot in chunks plus a journal of the changes since that snapshot:
 //   "m/" + high 16 bits of the id, 2 bytes big-endian
 //                                 -> roaring_bitmap_portable_serialize of the chunk's members
 //                                    (run-optimized); absent = no member (never stored empty).
 //   "d/chunks"                    -> the chunk directory: format byte 1, then the high 16 bits
 //                                    of every stored chunk, 2 bytes big-endian each, ascending.
-// Load reads the directory instead of iterating the family: a hashed memtable would have to be
-// copied whole into a sorted list for an iterator.
+//   "j/" + sequence, 8 bytes big-endian
+//                                 -> a journal entry, the net bitmap change of one batch: format
+//                                    byte 1, the size of `entered` (4 bytes big-endian), then the
+//                                    portable serializations of `entered` (ids that were not
+//                                    members before the batch and are after it) and `left` (the
+//                                    reverse). Disjoint, not both empty.
+//   "d/journal"                   -> the journal's bounds: format byte 1, then 8 bytes
+//                                    big-endian each: the first sequence, the next sequence (the
+//                                    entries are first..next-1, every one present) and the sum
+//                                    of their value sizes; absent = empty journal from 0.
+// The bitmap is the chunks' union with the entries applied in sequence order (entered added,
+// left removed). A batch that changes the bitmap writes one entry and the bounds; once the
+// journal would pass its limit (HoldersProjectionOptions) the batch instead compacts: it rewrites
+// every chunk dirtied since the last compaction (deleting emptied ones), the directory if the set
+// of chunks changed, deletes the entries and writes empty bounds. All of it goes in the batch's
+// one write with the checkpoint, so a crash leaves the old layout or the new one. Written bytes
+// are proportional to the changes (a compaction writes at most the bitmap's size, after at least
+// a quarter of that in entries), not to the chunks a batch touches.
+// Load reads the directory and the bounds instead of iterating the family: a hashed memtable
+// would have to be copied whole into a sorted list for an iterator.
 //
-// Memory: two bitmaps, the worker's working copy and the readers' published copy.
+// Memory: two bitmaps, the worker's working copy and the readers' published copy, plus the
+// runner's view cache (which holds the values of the keys written, journal entries included).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <roaring/roaring.hh>
 #include <shared_mutex>
@@ -29,6 +50,7 @@
 #include <utility>
 #include <vector>
 
+#include "ledger/limits.h"
 #include "projections/projection.h"
 
 namespace ledger::projections {
@@ -44,13 +66,33 @@ struct HoldersAnswer {
   std::uint64_t position = 0;
 };
 
+// The holders journal's bounds, the "d/journal" value: entries first..next-1, `bytes` the sum of
+// their value sizes.
+struct HoldersJournalBounds {
+  std::uint64_t first = 0;
+  std::uint64_t next = 0;
+  std::uint64_t bytes = 0;
+};
+
+struct HoldersProjectionOptions {
+  // A batch compacts the journal instead of adding an entry when the journal's value bytes would
+  // pass max(journal_bytes_min, a quarter of the bitmap's portable serialized size), or its
+  // entries journal_entries_max (0: every batch that changes the bitmap compacts, i.e. rewrites
+  // its chunks). Tests lower them to force compactions.
+  std::size_t journal_bytes_min = kHoldersJournalBytesMin;
+  std::size_t journal_entries_max = kHoldersJournalEntriesMax;
+  // Tests only: called by FinishBatch when the batch compacts the journal.
+  std::function<void()> on_compaction_for_testing;
+};
+
 class HoldersProjection final : public Projection {
  public:
   static constexpr std::string_view kName = "holders";
   // Chunks are keyed by the high 16 bits of a user id.
   static constexpr std::uint32_t kChunkCount = 1u << 16;
 
-  HoldersProjection() = default;
+  explicit HoldersProjection(HoldersProjectionOptions options = {})
+      : options_(std::move(options)) {}
   HoldersProjection(const HoldersProjection&) = delete;
   HoldersProjection& operator=(const HoldersProjection&) = delete;
 
@@ -59,13 +101,17 @@ class HoldersProjection final : public Projection {
   // bitmap; kCorruption if a stored value does not decode or a balance would overflow.
   [[nodiscard]] Status Apply(const Event& event, ViewWriter& view) override;
   // Worker thread only. Rebuilds both bitmaps and the published position from the view (one
-  // RocksDB snapshot) and forgets any unwritten batch. kUnavailable on a storage error,
-  // kCorruption if the directory or a chunk does not decode or a chunk holds foreign ids.
+  // RocksDB snapshot): the chunks, then the journal entries in sequence order. Forgets any
+  // unwritten batch. kUnavailable on a storage error; kCorruption if the directory, the bounds,
+  // a chunk or an entry does not decode, a chunk holds foreign ids, a chunk or an entry in the
+  // recorded range is missing, an entry adds a member or removes a non-member, or the entries'
+  // sizes do not add up to the recorded total.
   [[nodiscard]] Status Load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family) override;
-  // Worker thread only. Writes the chunks the batch changed (deletes emptied ones) and, if the
-  // set of stored chunks changed, the directory.
+  // Worker thread only. If the batch changed the bitmap: writes its journal entry and the
+  // journal's bounds, or compacts (see the view layout above).
   [[nodiscard]] Status FinishBatch(ViewWriter& view) override;
-  // Worker thread only. Publishes the batch's chunks and `checkpoint` to readers, atomically.
+  // Worker thread only. Applies the batch's net changes to the readers' bitmap and publishes
+  // `checkpoint` as its position, atomically.
   void BatchCommitted(std::uint64_t checkpoint) override;
 
   // --- Readers: any thread, concurrently with the worker. ---
@@ -99,16 +145,35 @@ class HoldersProjection final : public Projection {
   // leaves the working bitmap.
   [[nodiscard]] Status AddToCount(std::string_view account, std::uint32_t user, int step,
                                   std::uint64_t position, ViewWriter& view);
-  void MarkDirty(std::uint32_t user);
+  // The chunk of `high` differs, or may, from its stored value.
+  void MarkChunkDirty(std::uint16_t high);
+  // Whether a journal entry of `entry_bytes` would take the journal past its limits.
+  [[nodiscard]] bool JournalFullWith(std::size_t entry_bytes) const;
+  void AppendToJournal(const std::string& entry, ViewWriter& view);
+  // Rewrites the dirty chunks (and the directory if needed) and empties the journal.
+  void Compact(ViewWriter& view);
   void ResetWorkerState();
+  [[nodiscard]] Status LoadChunks(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
+                                  const ScopedSnapshot& snapshot);
+  [[nodiscard]] Status LoadJournal(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
+                                   const ScopedSnapshot& snapshot);
+
+  const HoldersProjectionOptions options_;
 
   // --- Worker thread only. ---
   Roaring working_;
   std::vector<bool> chunk_stored_ = std::vector<bool>(kChunkCount);  // Has an "m/" key.
+  // Chunks changed since the last compaction (the journal holds their changes).
   std::vector<bool> chunk_dirty_ = std::vector<bool>(kChunkCount);
   std::vector<std::uint16_t> dirty_chunks_;
-  // FinishBatch's chunks, waiting for BatchCommitted: (high bits, members).
-  std::vector<std::pair<std::uint16_t, Roaring>> finished_chunks_;
+  HoldersJournalBounds journal_;  // As of the last FinishBatch (or Load).
+  // The net change of the batch being applied: disjoint; entered are members of working_, left
+  // are not.
+  Roaring batch_entered_;
+  Roaring batch_left_;
+  // FinishBatch's net change, waiting for BatchCommitted.
+  Roaring finished_entered_;
+  Roaring finished_left_;
   std::string balance_key_;  // Scratch keys: no allocation per posting once warm.
   std::string count_key_;
 

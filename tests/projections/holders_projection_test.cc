@@ -1,5 +1,6 @@
-// The holders projection: user ids, entering and leaving the bitmap, persistence by chunks,
-// a dropped batch, and a seeded random workload checked against the accounts projection.
+// The holders projection: user ids, entering and leaving the bitmap, persistence by chunks and
+// journal (compactions, restarts before and after them, a dropped compaction batch, corrupt
+// entries), a dropped batch, and a seeded random workload checked against the accounts projection.
 #include "projections/holders_projection.h"
 
 #include <gtest/gtest.h>
@@ -23,6 +24,19 @@ using commands::CommandOutcome;
 constexpr std::int64_t kWaitUs = 10'000'000;
 constexpr std::uint32_t kRandomUsers = 200;
 constexpr std::string_view kDirectoryKeyForTest = "d/chunks";  // See holders_projection.h.
+constexpr std::string_view kJournalBoundsKeyForTest = "d/journal";
+// Users of ChurnCommands, this far apart: about three per chunk of 65,536 ids.
+constexpr std::uint32_t kChurnUsers = 24;
+constexpr std::uint32_t kSpreadIdStride = 21'001;
+// A journal limit small enough that a few dozen one-user batches compact several times.
+constexpr std::size_t kSmallJournalBytes = 300;
+
+// The "j/" key of journal entry `sequence`.
+std::string JournalKey(std::uint64_t sequence) {
+  std::string key = "j/";
+  AppendBigEndian64(sequence, &key);
+  return key;
+}
 
 TEST(HoldersUserIdTest, AcceptsOnlyCanonicalUserIds) {
   EXPECT_EQ(UserIdOf("user:0"), 0u);
@@ -118,11 +132,12 @@ class HoldersProjectionTest : public ::testing::Test {
     return value;
   }
 
-  // Every user of an independent replay of the log: in the bitmap iff some balance is non-zero,
-  // and every stored balance equal to the replay's (a double-applied event would differ).
-  void ExpectMatchesReplay(const HoldersProjection& holders) {
+  // Every user of an independent replay of the log up to `up_to` (the projection's position):
+  // in the bitmap iff some balance is non-zero, and every stored balance equal to the replay's (a
+  // double-applied event would differ).
+  void ExpectMatchesReplay(const HoldersProjection& holders, std::size_t up_to = 1'000'000) {
     commands::WriteState reference;
-    auto events = store_->ReadFrom(1, 1'000'000);
+    auto events = store_->ReadFrom(1, up_to);
     ASSERT_TRUE(events.has_value()) << events.error().message;
     for (const StoredEvent& stored : *events) reference.Apply(stored.event);
     std::uint64_t members = 0;
@@ -144,6 +159,28 @@ class HoldersProjectionTest : public ::testing::Test {
       members += any ? 1 : 0;
     }
     EXPECT_EQ(holders.Cardinality(), members);
+  }
+
+  // The stored journal bounds ("d/journal"), decoded as holders_projection.h describes them.
+  HoldersJournalBounds ReadJournalBounds() {
+    const auto raw = RawHoldersValue(std::string(kJournalBoundsKeyForTest));
+    if (!raw) return {};
+    EXPECT_EQ(raw->size(), 25u);
+    EXPECT_EQ((*raw)[0], '\1');
+    if (raw->size() != 25) return {};
+    return {.first = ReadBigEndian64(raw->data() + 1),
+            .next = ReadBigEndian64(raw->data() + 9),
+            .bytes = ReadBigEndian64(raw->data() + 17)};
+  }
+
+  // Loads a fresh projection from the store as it is; its status.
+  Status LoadFresh() {
+    HoldersProjection holders;
+    return holders.Load(*store_->db(), *holders_family_);
+  }
+
+  void PutHoldersValue(const std::string& key, const std::string& value) {
+    ASSERT_TRUE(store_->db()->Put(rocksdb::WriteOptions(), holders_family_, key, value).ok());
   }
 
   // `count` seeded commands over kRandomUsers users (a few allowed to go negative), assets CNY,
@@ -174,6 +211,26 @@ class HoldersProjectionTest : public ::testing::Test {
         // Accounts outside the bitmap: a merchant, a non-canonical user id.
         bodies.push_back(Move(a, random() % 2 ? "merchant:1" : "user:0" + std::to_string(i % 9),
                               asset, amount(random)));
+      }
+    }
+    return bodies;
+  }
+
+  // `count` seeded commands over kChurnUsers users kSpreadIdStride apart: a credit of 1 CNY or,
+  // half the time for a user who holds some, a debit of all of it (never rejected). Users enter
+  // and leave the bitmap all the time and chunks empty and fill again.
+  static std::vector<CommandBody> ChurnCommands(int count, std::mt19937_64& random) {
+    std::vector<std::int64_t> balances(kChurnUsers);
+    std::vector<CommandBody> bodies;
+    for (int i = 0; i < count; ++i) {
+      const std::uint32_t user = static_cast<std::uint32_t>(random() % kChurnUsers);
+      const std::string account = "user:" + std::to_string(user * kSpreadIdStride);
+      if (balances[user] > 0 && random() % 2 == 0) {
+        bodies.push_back(Change(account, "CNY", -balances[user]));
+        balances[user] = 0;
+      } else {
+        bodies.push_back(Change(account, "CNY", 1));
+        ++balances[user];
       }
     }
     return bodies;
@@ -240,7 +297,8 @@ TEST_F(HoldersProjectionTest, RestartRebuildsTheSameBitmapAndPositionFromChunks)
   std::vector<bool> before;
   std::uint64_t position = 0;
   {
-    HoldersProjection holders;
+    // No journal: every batch that changes the bitmap compacts, i.e. rewrites its chunks.
+    HoldersProjection holders({.journal_entries_max = 0});
     auto runner = MakeRunner(holders, {.batch_events_max = 3});
     ASSERT_TRUE(runner->Start().has_value());
     for (std::uint32_t user : {0u, 65535u, 65536u, 131072u, 196608u, 4294967295u}) {
@@ -252,6 +310,7 @@ TEST_F(HoldersProjectionTest, RestartRebuildsTheSameBitmapAndPositionFromChunks)
     EXPECT_EQ(before, (std::vector<bool>{true, false, true, true, true, false, true}));
     EXPECT_EQ(position, store_->HeadPosition());
   }
+  EXPECT_EQ(ReadJournalBounds().bytes, 0u);
   EXPECT_FALSE(RawHoldersValue(std::string("m/\0\3", 4)).has_value());  // Emptied: deleted.
   EXPECT_TRUE(RawHoldersValue(std::string("m/\0\2", 4)).has_value());
   EXPECT_TRUE(RawHoldersValue(std::string("m/\xff\xff", 4)).has_value());
@@ -350,6 +409,169 @@ TEST_F(HoldersProjectionTest, RandomWorkloadMatchesTheAccountsProjection) {
   for (std::size_t i = 0; i < users.size(); ++i) {
     EXPECT_EQ(many[i], holders.Check(users[i]).has_assets) << users[i];
   }
+}
+
+TEST_F(HoldersProjectionTest, JournalCompactsAndEveryRestartLoadsTheExpectedBitmap) {
+  const unsigned long long seed = testing::TestSeed();  // Prints itself.
+  std::mt19937_64 random(seed);
+  int compactions = 0;
+  const HoldersProjectionOptions small{.journal_bytes_min = kSmallJournalBytes,
+                                       .on_compaction_for_testing = [&] { ++compactions; }};
+  std::vector<CommandBody> bodies = ChurnCommands(240, random);
+  int restarts_with_entries = 0;
+  int restarts_right_after_compaction = 0;
+  HoldersJournalBounds before;
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    // One command at a time: each is a batch of its own, and a restart follows every batch.
+    ASSERT_EQ(RunAll({std::move(bodies[i])}), 1);
+    {
+      HoldersProjection holders(small);
+      auto runner = MakeRunner(holders);
+      auto caught_up = runner->CatchUp();  // Load, then the new batch, written and published.
+      ASSERT_TRUE(caught_up.has_value()) << caught_up.error().message;
+      ASSERT_EQ(*caught_up, store_->HeadPosition());
+      ExpectMatchesReplay(holders);
+    }
+    const HoldersJournalBounds bounds = ReadJournalBounds();
+    if (bounds.first != before.first) {
+      // Compacted: the entries are gone, the chunks hold everything.
+      EXPECT_EQ(bounds.first, bounds.next);
+      EXPECT_EQ(bounds.bytes, 0u);
+      EXPECT_FALSE(RawHoldersValue(JournalKey(bounds.first - 1)).has_value());
+      EXPECT_FALSE(RawHoldersValue(JournalKey(before.first)).has_value());
+      ++restarts_right_after_compaction;
+    } else if (bounds.next != bounds.first) {
+      EXPECT_TRUE(RawHoldersValue(JournalKey(bounds.next - 1)).has_value());
+      ++restarts_with_entries;
+    }
+    EXPECT_LE(bounds.bytes, kSmallJournalBytes);
+    before = bounds;
+    HoldersProjection restarted(small);
+    ASSERT_TRUE(restarted.Load(*store_->db(), *holders_family_).has_value());
+    EXPECT_EQ(restarted.Position(), store_->HeadPosition());
+    ExpectMatchesReplay(restarted);
+    if (HasFailure()) FAIL() << "after command " << i << ", seed=" << seed;
+  }
+  EXPECT_GE(compactions, 3);
+  EXPECT_EQ(restarts_right_after_compaction, compactions);
+  EXPECT_GT(restarts_with_entries, 2 * compactions);
+}
+
+TEST_F(HoldersProjectionTest, DroppedCompactionBatchThenRestartNeitherLosesNorDoubleApplies) {
+  const unsigned long long seed = testing::TestSeed();  // Prints itself.
+  std::mt19937_64 random(seed);
+  ASSERT_EQ(RunAll(ChurnCommands(300, random)), 300);
+  const std::uint64_t head = store_->HeadPosition();
+  bool compacting = false;
+  int compactions = 0;
+  HoldersProjectionOptions options{.journal_bytes_min = kSmallJournalBytes,
+                                   .on_compaction_for_testing = [&] { compacting = true; }};
+  HoldersProjection holders(options);
+  std::uint64_t dropped_after = 0;
+  HoldersJournalBounds kept;
+  {
+    // Drops the batch of the second compaction (the first leaves chunks for it to rewrite).
+    auto drop_second_compaction = [&] {
+      const bool drop = compacting && ++compactions == 2;
+      compacting = false;
+      return drop;
+    };
+    auto crashing = MakeRunner(
+        holders, {.batch_events_max = 3, .crash_before_write_for_testing = drop_second_compaction});
+    auto caught_up = crashing->CatchUp();
+    ASSERT_TRUE(caught_up.has_value()) << caught_up.error().message;
+    ASSERT_EQ(compactions, 2) << "seed=" << seed;
+    ASSERT_LT(*caught_up, head);
+    dropped_after = *caught_up;
+    EXPECT_EQ(holders.Position(), dropped_after);  // The dropped batch was never published.
+    // Nothing of it was written: the journal since the first compaction is still there.
+    kept = ReadJournalBounds();
+    EXPECT_GT(kept.first, 0u);
+    EXPECT_LT(kept.first, kept.next);
+    EXPECT_TRUE(RawHoldersValue(std::string(kDirectoryKeyForTest)).has_value());
+  }
+  {
+    // What a restart at that point loads: the chunks plus every kept entry.
+    HoldersProjection loaded;
+    ASSERT_TRUE(loaded.Load(*store_->db(), *holders_family_).has_value());
+    EXPECT_EQ(loaded.Position(), dropped_after);
+    ExpectMatchesReplay(loaded, dropped_after);
+  }
+  // The same projection object (its working bitmap and dirty chunks saw the dropped batch) goes
+  // on from the stored state and compacts in that batch again.
+  compacting = false;
+  auto runner = MakeRunner(holders, {.batch_events_max = 3});
+  auto caught_up = runner->CatchUp();
+  ASSERT_TRUE(caught_up.has_value()) << caught_up.error().message;
+  EXPECT_EQ(*caught_up, head);
+  EXPECT_FALSE(RawHoldersValue(JournalKey(kept.first)).has_value());
+  EXPECT_GT(ReadJournalBounds().first, kept.first);
+  EXPECT_EQ(holders.Position(), head);
+  ExpectMatchesReplay(holders);
+  HoldersProjection restarted;
+  ASSERT_TRUE(restarted.Load(*store_->db(), *holders_family_).has_value());
+  EXPECT_EQ(restarted.Position(), head);
+  ExpectMatchesReplay(restarted);
+}
+
+TEST_F(HoldersProjectionTest, LoadRejectsAMissingUndecodableOrInconsistentJournal) {
+  {
+    HoldersProjection writer;
+    auto runner = MakeRunner(writer, {.batch_events_max = 1});
+    for (std::uint32_t user : {1u, 2u, 3u, 4u, 70'000u}) {
+      Must(Change("user:" + std::to_string(user), "CNY", 5));
+    }
+    ASSERT_TRUE(runner->CatchUp().has_value());
+  }
+  // Five batches, five entries, and no chunk written yet.
+  const HoldersJournalBounds bounds = ReadJournalBounds();
+  ASSERT_EQ(bounds.first, 0u);
+  ASSERT_EQ(bounds.next, 5u);
+  EXPECT_FALSE(RawHoldersValue(std::string(kDirectoryKeyForTest)).has_value());
+  EXPECT_FALSE(RawHoldersValue(std::string("m/\0\0", 4)).has_value());
+  const std::string middle = JournalKey(2);
+  const std::optional<std::string> original = RawHoldersValue(middle);
+  ASSERT_TRUE(original.has_value());
+  auto expect_corruption = [&](const char* what) {
+    const Status loaded = LoadFresh();
+    ASSERT_FALSE(loaded.has_value()) << what;
+    EXPECT_EQ(loaded.error().kind, ErrorKind::kCorruption) << what;
+  };
+  ASSERT_TRUE(LoadFresh().has_value());
+  ASSERT_TRUE(store_->db()->Delete(rocksdb::WriteOptions(), holders_family_, middle).ok());
+  expect_corruption("missing entry");
+  PutHoldersValue(middle, "not a journal entry");
+  expect_corruption("undecodable entry");
+  PutHoldersValue(middle, original->substr(0, original->size() - 1));
+  expect_corruption("truncated entry");
+  PutHoldersValue(middle, *original + "x");
+  expect_corruption("trailing byte");
+  PutHoldersValue(middle, *RawHoldersValue(JournalKey(1)));  // user:2 enters a second time.
+  expect_corruption("entry that does not follow");
+  PutHoldersValue(middle, *original);
+  {
+    HoldersProjection restored;
+    ASSERT_TRUE(restored.Load(*store_->db(), *holders_family_).has_value());
+    EXPECT_EQ(restored.Cardinality(), 5u);
+    EXPECT_TRUE(restored.Check(70'000).has_assets);
+  }
+  auto put_bounds = [&](std::uint64_t first, std::uint64_t next, std::uint64_t bytes) {
+    std::string value(1, '\1');
+    AppendBigEndian64(first, &value);
+    AppendBigEndian64(next, &value);
+    AppendBigEndian64(bytes, &value);
+    PutHoldersValue(std::string(kJournalBoundsKeyForTest), value);
+  };
+  put_bounds(0, 6, bounds.bytes);
+  expect_corruption("range past the last entry");
+  put_bounds(0, 5, bounds.bytes + 1);
+  expect_corruption("sizes that do not add up");
+  put_bounds(5, 4, 0);
+  expect_corruption("first after next");
+  PutHoldersValue(std::string(kJournalBoundsKeyForTest), "\1short");
+  expect_corruption("undecodable bounds");
+  put_bounds(0, 5, bounds.bytes);
+  EXPECT_TRUE(LoadFresh().has_value());
 }
 
 TEST_F(HoldersProjectionTest, LoadRejectsUndecodableOrForeignChunks) {
