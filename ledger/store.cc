@@ -186,11 +186,15 @@ void AppendBatch::PutState(std::string_view key, std::string_view value) {
 Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store());
   store->path_ = options.path;
-  store->read_only_ = options.read_only;
+  store->secondary_ = !options.secondary_path.empty();
+  store->read_only_ = options.read_only || store->secondary_;
+  store->skip_head_check_ = options.skip_head_check && store->read_only_;
 
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = !options.read_only;
-  db_options.create_missing_column_families = !options.read_only;
+  db_options.create_if_missing = !store->read_only_;
+  db_options.create_missing_column_families = !store->read_only_;
+  // A secondary keeps every file it has open readable after the primary deletes it.
+  if (store->secondary_) db_options.max_open_files = -1;
   db_options.max_background_jobs = 2;
   // One writer thread: concurrent memtable writes buy nothing and rule out vector memtables.
   db_options.allow_concurrent_memtable_write = false;
@@ -218,11 +222,16 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   }
 
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status status =
-      options.read_only
-          ? rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors,
-                                         &store->cf_handles_, &raw)
-          : rocksdb::DB::Open(db_options, options.path, descriptors, &store->cf_handles_, &raw);
+  rocksdb::Status status;
+  if (store->secondary_) {
+    status = rocksdb::DB::OpenAsSecondary(db_options, options.path, options.secondary_path,
+                                          descriptors, &store->cf_handles_, &raw);
+  } else if (store->read_only_) {
+    status = rocksdb::DB::OpenForReadOnly(db_options, options.path, descriptors,
+                                          &store->cf_handles_, &raw);
+  } else {
+    status = rocksdb::DB::Open(db_options, options.path, descriptors, &store->cf_handles_, &raw);
+  }
   if (!status.ok()) return std::unexpected(StorageError(status, "opening " + options.path));
   store->db_.reset(raw);
   store->cf_names_ = names;
@@ -250,6 +259,15 @@ rocksdb::ColumnFamilyHandle* Store::ColumnFamily(std::string_view name) const {
   return nullptr;
 }
 
+Status Store::CatchUpWithPrimary() {
+  if (!secondary_) {
+    return Fail(ErrorKind::kInternal, "internal", "the store is not a secondary instance");
+  }
+  rocksdb::Status status = db_->TryCatchUpWithPrimary();
+  if (!status.ok()) return std::unexpected(StorageError(status, "catching up with the primary"));
+  return LoadHead();
+}
+
 Status Store::LoadHead() {
   std::string value;
   rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), meta_, kHeadKey, &value);
@@ -265,6 +283,12 @@ Status Store::LoadHead() {
     return std::unexpected(StorageError(status, "reading the head"));
   }
   // The head in meta and the last stored event are written in the same batch: they must agree.
+  if (skip_head_check_) {
+    std::lock_guard lock(head_mutex_);
+    head_hash_ = meta_hash;
+    head_position_.store(meta_position, std::memory_order_release);
+    return Ok();
+  }
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
   it->SeekToLast();
   if (!it->status().ok()) return std::unexpected(StorageError(it->status(), "reading the log"));

@@ -49,6 +49,15 @@ struct StoreOptions {
   std::vector<std::string> point_lookup_families;
   // Block cache for reads, bytes.
   std::size_t block_cache_bytes = 256ull << 20;
+  // If not empty: open as a RocksDB secondary instance of the database at `path`, keeping its own
+  // info log and state here. It reads a database that a running ledgerd keeps writing (audits
+  // without stopping the server); CatchUpWithPrimary() moves it to the primary's latest state.
+  // Implies read_only.
+  std::string secondary_path;
+  // Audits only: open even when the head recorded in meta disagrees with the last stored event
+  // (a deleted or altered last event), so a verifier can locate the damage. HeadPosition() and
+  // HeadHash() are then meta's head as recorded, unchecked.
+  bool skip_head_check = false;
 };
 
 // Events one commit appends, plus the write-side changes that go with them.
@@ -123,6 +132,9 @@ class Store {
   // it would on an I/O error. Set it before writers start (not synchronized).
   void SetCommitFaultForTesting(std::function<bool()> fault) { commit_fault_ = std::move(fault); }
 
+  // Secondary instances only: catches up with the primary's writes and reloads the head.
+  // kInternal if the store is not a secondary, kUnavailable if RocksDB fails.
+  [[nodiscard]] Status CatchUpWithPrimary();
   [[nodiscard]] rocksdb::DB* db() const { return db_.get(); }
   // A column family by name (the fixed ones or an extra one); nullptr if unknown.
   [[nodiscard]] rocksdb::ColumnFamilyHandle* ColumnFamily(std::string_view name) const;
@@ -134,6 +146,8 @@ class Store {
 
   std::string path_;
   bool read_only_ = false;
+  bool secondary_ = false;
+  bool skip_head_check_ = false;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<std::string> cf_names_;
   std::vector<rocksdb::ColumnFamilyHandle*> cf_handles_;
