@@ -39,6 +39,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <random>
 #include <roaring/roaring.hh>
@@ -101,9 +102,15 @@ double RawRocksDbRound(const std::string& path, double seconds, std::size_t batc
   return static_cast<double>(puts) / elapsed;
 }
 
+// Commands a long append round generates at a time once its pre-generated ones run out.
+constexpr std::size_t kAppendChunkCommands = 65'536;
+
 // One round of the ledger's write path: returns durable commands/s.
+// `more()` hands out further commands once `commands` run out (long rounds): generated inside
+// the timed window, so only rounds longer than the pre-generated supply pay for it.
 double AppendRound(ledger::Store& store, ledger::Metrics& metrics, const AppendOptions& options,
-                   std::vector<ledger::commands::Command> commands) {
+                   std::vector<ledger::commands::Command> commands,
+                   const std::function<std::vector<ledger::commands::Command>()>& more) {
   ledger::SystemClock clock;
   ledger::commands::Sequencer sequencer(store, clock, metrics,
                                         {.batch_commands_max = options.batch});
@@ -113,18 +120,24 @@ double AppendRound(ledger::Store& store, ledger::Metrics& metrics, const AppendO
   auto started = Clock::now();
   auto deadline = started + std::chrono::duration<double>(options.seconds);
   std::size_t next = 0;
-  while (Clock::now() < deadline && next < commands.size()) {
+  std::size_t submitted = 0;
+  while (Clock::now() < deadline) {
+    if (next == commands.size()) {
+      commands = more();
+      next = 0;
+    }
     // Keep the queue fed without overflowing it: the producer stands for transport threads.
-    if (next - durable.load(std::memory_order_relaxed) > ledger::kCommandQueueDepthMax / 2) {
+    if (submitted - durable.load(std::memory_order_relaxed) > ledger::kCommandQueueDepthMax / 2) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
       continue;
     }
-    auto submitted = sequencer.Submit(std::move(commands[next]), [&](auto outcome) {
+    auto result = sequencer.Submit(std::move(commands[next]), [&](auto outcome) {
       if (!outcome) failed.fetch_add(1, std::memory_order_relaxed);
       durable.fetch_add(1, std::memory_order_relaxed);
     });
-    if (!submitted) Usage("submit failed");
+    if (!result) Usage("submit failed");
     ++next;
+    ++submitted;
   }
   std::uint64_t done_at_deadline = durable.load();
   double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
@@ -146,7 +159,15 @@ int RunAppend(const AppendOptions& options) {
   ledger::Metrics metrics;
   std::uint64_t next_key = 0;
   // Generous: enough commands for the fastest plausible rate over the round.
-  const auto per_round = static_cast<std::size_t>(options.seconds * 600'000);
+  // Pre-generated per round: enough for the fastest plausible rate over a default round, capped
+  // so long rounds do not exhaust memory (they generate the rest in chunks as they go).
+  const auto per_round =
+      std::min<std::size_t>(static_cast<std::size_t>(options.seconds * 600'000), 4'000'000);
+  const auto more = [&] {
+    auto chunk = MakeChangeAssetCommands(kAppendChunkCommands, options.accounts, next_key, rng);
+    next_key += kAppendChunkCommands;
+    return chunk;
+  };
   for (int round = 1; round <= options.rounds; ++round) {
     double raw =
         RawRocksDbRound(base + "/raw-" + std::to_string(round), options.seconds, options.batch);
@@ -155,7 +176,7 @@ int RunAppend(const AppendOptions& options) {
     next_key += per_round;
     const double cpu_before = CpuSeconds();
     const std::uint64_t head_before = (*store)->HeadPosition();
-    double rate = AppendRound(**store, metrics, options, std::move(commands));
+    double rate = AppendRound(**store, metrics, options, std::move(commands), more);
     const double cpu_us_per_command = (CpuSeconds() - cpu_before) * 1e6 /
                                       static_cast<double>((*store)->HeadPosition() - head_before);
     std::printf(
