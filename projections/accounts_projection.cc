@@ -105,13 +105,13 @@ Status AccountsProjection::Apply(const Event& event, ViewWriter& view) {
 
 Result<AccountRead> AccountsProjection::Read(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
                                              std::string_view account) {
-  const ScopedSnapshot snapshot(db);
+  rocksdb::ManagedSnapshot snapshot(&db);
   AccountRead read;
-  auto checkpoint = ReadCheckpoint(db, family, snapshot.get());
+  auto checkpoint = ReadCheckpoint(db, family, snapshot.snapshot());
   if (!checkpoint) return std::unexpected(checkpoint.error());
   read.position = *checkpoint;
   std::string value;
-  rocksdb::Status status = db.Get(snapshot.Options(), &family, AccountKey(account), &value);
+  rocksdb::Status status = db.Get(ReadAt(snapshot), &family, AccountKey(account), &value);
   if (status.IsNotFound()) return read;
   if (!status.ok()) {
     return Fail(ErrorKind::kUnavailable, "storage_unavailable",

@@ -214,8 +214,7 @@ Result<EntriesPage> EntriesProjection::Read(rocksdb::DB& db, rocksdb::ColumnFami
     start = std::move(*order);
   }
   rocksdb::ManagedSnapshot snapshot(&db);
-  rocksdb::ReadOptions options;
-  options.snapshot = snapshot.snapshot();
+  rocksdb::ReadOptions options = ReadAt(snapshot);
   EntriesPage page;
   auto checkpoint = ReadCheckpoint(db, family, snapshot.snapshot());
   if (!checkpoint) return std::unexpected(checkpoint.error());

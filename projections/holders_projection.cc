@@ -198,9 +198,9 @@ Result<HoldersJournalBounds> DecodeJournalBounds(const std::optional<std::string
 
 // `key` of `family` as seen by `snapshot`; nullopt if absent.
 Result<std::optional<std::string>> GetAt(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
-                                         const ScopedSnapshot& snapshot, std::string_view key) {
+                                         rocksdb::ManagedSnapshot& snapshot, std::string_view key) {
   std::string value;
-  rocksdb::Status status = db.Get(snapshot.Options(), &family, key, &value);
+  rocksdb::Status status = db.Get(ReadAt(snapshot), &family, key, &value);
   if (status.IsNotFound()) return std::optional<std::string>();
   if (!status.ok()) return std::unexpected(StorageError(status, "loading"));
   return std::optional<std::string>(std::move(value));
@@ -386,8 +386,8 @@ void HoldersProjection::ResetWorkerState() {
 
 Status HoldersProjection::Load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family) {
   ResetWorkerState();
-  const ScopedSnapshot snapshot(db);
-  auto checkpoint = ReadCheckpoint(db, family, snapshot.get());
+  rocksdb::ManagedSnapshot snapshot(&db);
+  auto checkpoint = ReadCheckpoint(db, family, snapshot.snapshot());
   if (!checkpoint) return std::unexpected(checkpoint.error());
   if (auto loaded = LoadChunks(db, family, snapshot); !loaded) return loaded;
   if (auto loaded = LoadJournal(db, family, snapshot); !loaded) return loaded;
@@ -399,7 +399,7 @@ Status HoldersProjection::Load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& fam
 }
 
 Status HoldersProjection::LoadChunks(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
-                                     const ScopedSnapshot& snapshot) {
+                                     rocksdb::ManagedSnapshot& snapshot) {
   auto directory_value = GetAt(db, family, snapshot, kDirectoryKey);
   if (!directory_value) return std::unexpected(directory_value.error());
   auto directory = DecodeDirectory(*directory_value);
@@ -419,7 +419,7 @@ Status HoldersProjection::LoadChunks(rocksdb::DB& db, rocksdb::ColumnFamilyHandl
 }
 
 Status HoldersProjection::LoadJournal(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
-                                      const ScopedSnapshot& snapshot) {
+                                      rocksdb::ManagedSnapshot& snapshot) {
   auto bounds_value = GetAt(db, family, snapshot, kJournalBoundsKey);
   if (!bounds_value) return std::unexpected(bounds_value.error());
   auto bounds = DecodeJournalBounds(*bounds_value);

@@ -154,9 +154,9 @@ class HoldersProjection final : public Projection {
   void Compact(ViewWriter& view);
   void ResetWorkerState();
   [[nodiscard]] Status LoadChunks(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
-                                  const ScopedSnapshot& snapshot);
+                                  rocksdb::ManagedSnapshot& snapshot);
   [[nodiscard]] Status LoadJournal(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family,
-                                   const ScopedSnapshot& snapshot);
+                                   rocksdb::ManagedSnapshot& snapshot);
 
   const HoldersProjectionOptions options_;
 

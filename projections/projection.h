@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <rocksdb/db.h>
+#include <rocksdb/snapshot.h>
 #include <rocksdb/write_batch.h>
 
 #include "ledger/event.h"
@@ -114,25 +115,12 @@ class Projection {
   virtual void BatchCommitted(std::uint64_t /*checkpoint*/) {}
 };
 
-// A RocksDB snapshot released when it goes out of scope.
-class ScopedSnapshot {
- public:
-  explicit ScopedSnapshot(rocksdb::DB& db) : db_(db), snapshot_(db.GetSnapshot()) {}
-  ~ScopedSnapshot() { db_.ReleaseSnapshot(snapshot_); }
-  ScopedSnapshot(const ScopedSnapshot&) = delete;
-  ScopedSnapshot& operator=(const ScopedSnapshot&) = delete;
-  [[nodiscard]] const rocksdb::Snapshot* get() const { return snapshot_; }
-  // Read options that read at this snapshot.
-  [[nodiscard]] rocksdb::ReadOptions Options() const {
-    rocksdb::ReadOptions options;
-    options.snapshot = snapshot_;
-    return options;
-  }
-
- private:
-  rocksdb::DB& db_;
-  const rocksdb::Snapshot* snapshot_;
-};
+// Read options that read at `snapshot` (a rocksdb::ManagedSnapshot releases itself).
+[[nodiscard]] inline rocksdb::ReadOptions ReadAt(rocksdb::ManagedSnapshot& snapshot) {
+  rocksdb::ReadOptions options;
+  options.snapshot = snapshot.snapshot();
+  return options;
+}
 
 // The checkpoint stored in `family` as seen by `snapshot` (nullptr: the latest); 0 if the
 // projection never wrote one. kUnavailable on a storage error, kCorruption if malformed. Read

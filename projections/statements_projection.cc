@@ -545,8 +545,7 @@ Result<StatementsPage> StatementsProjection::Read(rocksdb::DB& db,
     return Fail(ErrorKind::kInvalidArgument, "invalid_range", "from must not be after to");
   }
   rocksdb::ManagedSnapshot snapshot(&db);
-  rocksdb::ReadOptions options;
-  options.snapshot = snapshot.snapshot();
+  rocksdb::ReadOptions options = ReadAt(snapshot);
   StatementsPage page;
   auto checkpoint = ReadCheckpoint(db, family, snapshot.snapshot());
   if (!checkpoint) return std::unexpected(checkpoint.error());

@@ -371,13 +371,13 @@ Result<WalletRead> WalletsProjection::Read(rocksdb::DB& db, rocksdb::ColumnFamil
                                            std::string_view account) {
   std::string key;
   WalletKey(account, &key);
-  const ScopedSnapshot snapshot(db);
+  rocksdb::ManagedSnapshot snapshot(&db);
   WalletRead read;
-  auto checkpoint = ReadCheckpoint(db, family, snapshot.get());
+  auto checkpoint = ReadCheckpoint(db, family, snapshot.snapshot());
   if (!checkpoint) return std::unexpected(checkpoint.error());
   read.position = *checkpoint;
   std::string value;
-  rocksdb::Status status = db.Get(snapshot.Options(), &family, key, &value);
+  rocksdb::Status status = db.Get(ReadAt(snapshot), &family, key, &value);
   if (status.IsNotFound()) return read;
   if (!status.ok()) return std::unexpected(StorageError(status));
   Record record;

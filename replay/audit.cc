@@ -13,6 +13,35 @@
 
 namespace ledger::replay {
 
+Result<ScratchDir> ScratchDir::Create(std::string_view purpose) {
+  std::string pattern = (std::filesystem::temp_directory_path() /
+                         ("ledger-" + std::string(purpose) + "-XXXXXX"))
+                            .string();
+  if (mkdtemp(pattern.data()) == nullptr) {
+    return Fail(ErrorKind::kUnavailable, "io_error",
+                "cannot create a temporary directory like " + pattern);
+  }
+  ScratchDir dir;
+  dir.path_ = std::move(pattern);
+  return dir;
+}
+
+ScratchDir& ScratchDir::operator=(ScratchDir&& other) noexcept {
+  if (this != &other) {
+    Remove();
+    path_ = std::exchange(other.path_, {});
+  }
+  return *this;
+}
+
+ScratchDir::~ScratchDir() { Remove(); }
+
+void ScratchDir::Remove() {
+  std::error_code ignored;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+  path_.clear();
+}
+
 Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& data_dir,
                                                      bool skip_head_check) {
   std::error_code error;
@@ -20,12 +49,9 @@ Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& data_dir
     return Fail(ErrorKind::kUnavailable, "no_ledger", data_dir + " holds no ledger data");
   }
   std::unique_ptr<AuditStore> audit(new AuditStore());
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / "ledger-replay-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) {
-    return Fail(ErrorKind::kUnavailable, "io_error", "cannot create a temporary directory");
-  }
-  audit->secondary_dir_ = pattern;
+  auto secondary = ScratchDir::Create("replay");
+  if (!secondary) return std::unexpected(secondary.error());
+  audit->secondary_dir_ = std::move(*secondary);
   // A log without projections (e.g. one `ledger-bench append` wrote) lacks their column families,
   // and a secondary instance cannot create them: open those that exist.
   std::vector<std::string> existing;
@@ -41,18 +67,15 @@ Result<std::unique_ptr<AuditStore>> AuditStore::Open(const std::string& data_dir
       StoreOptions{.path = data_dir,
                    .extra_column_families = families,
                    .point_lookup_families = projections::ReadModels::PointLookupFamilies(),
-                   .secondary_path = audit->secondary_dir_,
+                   .secondary_path = audit->secondary_dir_.path(),
                    .skip_head_check = skip_head_check});
   if (!store) return std::unexpected(store.error());
   audit->store_ = std::move(*store);
   return audit;
 }
 
-AuditStore::~AuditStore() {
-  store_.reset();
-  std::error_code ignored;
-  if (!secondary_dir_.empty()) std::filesystem::remove_all(secondary_dir_, ignored);
-}
+// The store closes before its secondary directory goes (members die in reverse order).
+AuditStore::~AuditStore() = default;
 
 Progress::Progress(std::string_view what, std::uint64_t total_events, bool quiet)
     : what_(what),

@@ -54,26 +54,6 @@ class PrefixSource final : public projections::EventSource {
   TimestampUs at_us_;
 };
 
-// A temporary directory removed on destruction.
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "ledger-replay-view-XXXXXX").string();
-    if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 struct PointInTime {
   std::uint64_t position = 0;  // Replayed through this position.
   TimestampUs recorded_at_us = 0;
@@ -193,12 +173,10 @@ Result<projections::StatementsPage> ReplayStatements(PrefixSource& source,
                                                      std::string_view merchant,
                                                      projections::StatementPeriod period,
                                                      TimestampUs from_us, TimestampUs to_us) {
-  ScratchDir scratch;
-  if (scratch.path().empty()) {
-    return Fail(ErrorKind::kUnavailable, "io_error", "cannot create a temporary directory");
-  }
+  auto scratch = ScratchDir::Create("replay-view");
+  if (!scratch) return std::unexpected(scratch.error());
   const std::string family = projections::ColumnFamilyName(projections::StatementsProjection::kName);
-  auto view = Store::Open({.path = scratch.path(), .extra_column_families = {family}});
+  auto view = Store::Open({.path = scratch->path(), .extra_column_families = {family}});
   if (!view) return std::unexpected(view.error());
   projections::StatementsProjection projection;
   Metrics metrics;

@@ -474,14 +474,6 @@ Status RepairFamily(const Sides& sides) {
 }
 
 // A temporary directory removed with everything in it when this goes out of scope.
-struct ScratchDir {
-  std::string path;
-  ~ScratchDir() {
-    std::error_code ignored;
-    if (!path.empty()) std::filesystem::remove_all(path, ignored);
-  }
-};
-
 // The data dir reconcile compares: a secondary instance, or (for --repair) the primary itself.
 struct LiveDir {
   std::unique_ptr<AuditStore> audit;
@@ -543,7 +535,7 @@ struct Reconciliation {
     rocksdb::ColumnFamilyHandle* replay_family = replay_view->ColumnFamily(family);
     LEDGER_ASSERT(live_family != nullptr && replay_family != nullptr);
     return Sides{*live.store().db(), *live_family, *replay_view->db(), *replay_family,
-                 scratch.path};
+                 scratch.path()};
   }
 };
 
@@ -551,12 +543,10 @@ struct Reconciliation {
 Status Replay(const ReconcileOptions& options, Reconciliation& rec) {
   Store& live = rec.live.store();
   rec.head = live.HeadPosition();
-  std::string pattern = (std::filesystem::temp_directory_path() / "ledger-reconcile-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) {
-    return Fail(ErrorKind::kUnavailable, "io_error", "cannot create a temporary directory");
-  }
-  rec.scratch.path = pattern;
-  auto view = OpenFreshViewStore(pattern + "/view");
+  auto scratch = ScratchDir::Create("reconcile");
+  if (!scratch) return std::unexpected(scratch.error());
+  rec.scratch = std::move(*scratch);
+  auto view = OpenFreshViewStore(rec.scratch.path() + "/view");
   if (!view) return std::unexpected(view.error());
   rec.replay_view = std::move(*view);
   std::vector<ReplayJob> jobs;
