@@ -40,6 +40,15 @@ inline constexpr std::size_t kEventsPageDefault = 100;
 // One stored event may not exceed this (an event is small; a huge one is a bug or an attack).
 inline constexpr std::size_t kEventBytesMax = 64 * 1024;
 
+// --- NATS JetStream (transport/nats_*.h) ------------------------------------------------------
+// Publisher: messages awaiting their JetStream ack at once (--nats-in-flight).
+inline constexpr std::size_t kNatsInFlightMax = 65'536;
+inline constexpr std::size_t kNatsInFlightDefault = 4'096;
+// Read replica: messages fetched from the durable consumer at a time, and written to the
+// replica's log in one synced batch.
+inline constexpr std::size_t kNatsFetchBatchMax = 4'096;
+inline constexpr std::size_t kNatsFetchBatchDefault = 1'024;
+
 // --- Projections -----------------------------------------------------------------------------
 // Events a projection applies and writes (with its checkpoint) in one atomic write.
 inline constexpr std::size_t kProjectionBatchEventsMax = 4'096;

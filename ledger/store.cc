@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <random>
 
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
@@ -21,6 +22,8 @@ constexpr char kIdempotencyFamily[] = "idempotency";
 constexpr char kStateFamily[] = "state";
 constexpr char kMetaFamily[] = "meta";
 constexpr char kHeadKey[] = "head";
+constexpr char kLedgerIdKey[] = "ledger_id";
+constexpr std::size_t kLedgerIdChars = 32;
 constexpr std::size_t kHashBytes = 32;
 // Hashed memtables: buckets, and the prefix length that stands for a whole key (ids are at most
 // kIdBytesMax; a longer key still hashes correctly, it just shares a bucket more often).
@@ -177,6 +180,40 @@ void AppendBatch::AddEvent(Event& event, const Hash& fingerprint) {
   ++event_count_;
 }
 
+Result<Event> AppendBatch::AddReplicated(std::string_view bytes, const Hash& hash) {
+  const std::uint64_t position = last_position_ + 1;
+  auto fail = [position](std::string what) -> Result<Event> {
+    return std::unexpected(MakeError(ErrorKind::kCorruption, "replica_chain_broken",
+                                     "event " + std::to_string(position) + ": " + what));
+  };
+  if (bytes.size() > kEventBytesMax) return fail("larger than the event size limit");
+  auto event = DecodeEvent(bytes, hash);
+  if (!event) return fail("does not decode: " + event.error().message);
+  const Envelope& envelope = event->envelope;
+  if (envelope.position != position) {
+    return fail("carries position " + std::to_string(envelope.position));
+  }
+  if (envelope.prev_hash != last_hash_) return fail("prev_hash does not link to the event before");
+  if (ChainHash(last_hash_, bytes) != hash) return fail("hash does not match its bytes");
+
+  scratch_value_.assign(reinterpret_cast<const char*>(hash.data()), kHashBytes);
+  scratch_value_.append(bytes);
+  scratch_key_.clear();
+  AppendBigEndian64(position, &scratch_key_);
+  LEDGER_ASSERT(batch_.Put(events_, scratch_key_, scratch_value_).ok());
+  LEDGER_ASSERT(
+      batch_.Put(streams_, StreamKey(envelope.stream, envelope.stream_version), scratch_key_).ok());
+  if (!envelope.idempotency_key.empty()) {
+    std::string record(kHashBytes, '\0');
+    AppendBigEndian64(position, &record);
+    LEDGER_ASSERT(batch_.Put(idempotency_, envelope.idempotency_key, record).ok());
+  }
+  last_position_ = position;
+  last_hash_ = hash;
+  ++event_count_;
+  return event;
+}
+
 void AppendBatch::PutState(std::string_view key, std::string_view value) {
   LEDGER_ASSERT(batch_.Put(state_, key, value).ok());
 }
@@ -241,7 +278,58 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   store->state_ = store->ColumnFamily(kStateFamily);
   store->meta_ = store->ColumnFamily(kMetaFamily);
   if (auto loaded = store->LoadHead(); !loaded) return std::unexpected(loaded.error());
+  if (auto loaded = store->LoadLedgerId(); !loaded) return std::unexpected(loaded.error());
   return store;
+}
+
+Status Store::LoadLedgerId() {
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), meta_, kLedgerIdKey, &value);
+  if (status.ok()) {
+    if (value.size() != kLedgerIdChars) {
+      return Fail(ErrorKind::kCorruption, "corruption", "meta ledger_id has a bad size");
+    }
+    std::lock_guard lock(head_mutex_);
+    ledger_id_ = std::move(value);
+    return Ok();
+  }
+  if (!status.IsNotFound()) return std::unexpected(StorageError(status, "reading the ledger id"));
+  if (read_only_) return Ok();
+  std::random_device random;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (std::size_t i = 0; i < kLedgerIdChars; ++i) id.push_back(kHex[random() % 16]);
+  return SetLedgerIdUnchecked(id);
+}
+
+Status Store::SetLedgerIdUnchecked(std::string_view ledger_id) {
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  rocksdb::Status status = db_->Put(write_options, meta_, kLedgerIdKey,
+                                    rocksdb::Slice(ledger_id.data(), ledger_id.size()));
+  if (!status.ok()) return std::unexpected(StorageError(status, "writing the ledger id"));
+  std::lock_guard lock(head_mutex_);
+  ledger_id_ = std::string(ledger_id);
+  return Ok();
+}
+
+std::string Store::LedgerId() const {
+  std::lock_guard lock(head_mutex_);
+  return ledger_id_;
+}
+
+Status Store::SetLedgerId(std::string_view ledger_id) {
+  if (read_only_) return Fail(ErrorKind::kInternal, "read_only", "the store is open read-only");
+  if (ledger_id.size() != kLedgerIdChars ||
+      ledger_id.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+    return Fail(ErrorKind::kInvalidArgument, "invalid_ledger_id",
+                "a ledger id is 32 lowercase hex characters");
+  }
+  if (HeadPosition() != 0) {
+    return Fail(ErrorKind::kInternal, "ledger_not_empty",
+                "the ledger id can only change while the log is empty");
+  }
+  return SetLedgerIdUnchecked(ledger_id);
 }
 
 Store::~Store() {

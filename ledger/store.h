@@ -4,6 +4,7 @@
 //   idempotency  key -> fingerprint(32) || BE64(position)
 //   state        write-side entities (commands/write_state.h owns the format)
 //   meta         "head" -> BE64(head position) || head hash(32)
+//                "ledger_id" -> 32 lowercase hex characters naming this log (random at creation)
 // plus column families that projections register (see projections/). Everything one batch of
 // commands produces is written in ONE WriteBatch with sync=true.
 #pragma once
@@ -69,6 +70,14 @@ class AppendBatch {
   void AddEvent(Event& event, const Hash& fingerprint);
   // A write-side state entry (commands/ owns keys and values).
   void PutState(std::string_view key, std::string_view value);
+  // Appends an event exactly as another copy of this log stored it (read replicas): `bytes` are
+  // its canonical bytes and `hash` the hash that copy recorded. Checks that the event decodes,
+  // is the next position, links to the previous event (prev_hash) and that
+  // SHA-256(prev_hash || bytes) == hash; writes the bytes unchanged with its stream index entry
+  // and, for an idempotency key, a record whose fingerprint is all zero (replicas never decide
+  // commands). kCorruption when a check fails (nothing is added then). Returns the event.
+  [[nodiscard]] Result<Event> AddReplicated(std::string_view bytes, const Hash& hash);
+  [[nodiscard]] std::size_t event_count() const { return event_count_; }
 
  private:
   friend class Store;
@@ -109,6 +118,13 @@ class Store {
     return head_position_.load(std::memory_order_acquire);
   }
   [[nodiscard]] Hash HeadHash() const;
+  // The name of this log: 32 hex characters chosen at random when the store was created (empty
+  // for a read-only open of a store that predates it). Downstream copies carry it (NATS message
+  // ids) so a stream of one ledger is never mistaken for another's.
+  [[nodiscard]] std::string LedgerId() const;
+  // Read replicas adopt the id of the ledger they copy. Only while the log is empty
+  // (kInternal otherwise); durable when it returns.
+  [[nodiscard]] Status SetLedgerId(std::string_view ledger_id);
   // Up to `limit` events from `position` onward, in order, each checked: its stored hash is
   // SHA-256(prev_hash || bytes), and each links to the one before it.
   [[nodiscard]] Result<std::vector<StoredEvent>> ReadFrom(std::uint64_t position,
@@ -143,6 +159,8 @@ class Store {
  private:
   Store() = default;
   [[nodiscard]] Status LoadHead();
+  [[nodiscard]] Status LoadLedgerId();
+  [[nodiscard]] Status SetLedgerIdUnchecked(std::string_view ledger_id);
 
   std::string path_;
   bool read_only_ = false;
@@ -162,6 +180,7 @@ class Store {
   mutable std::mutex head_mutex_;
   mutable std::condition_variable head_advanced_;
   Hash head_hash_{};  // Guarded by head_mutex_.
+  std::string ledger_id_;  // Guarded by head_mutex_.
 };
 
 // Big-endian fixed-width encodings used in keys (so byte order is numeric order).

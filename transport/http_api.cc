@@ -40,13 +40,14 @@ std::string_view LabelFor(const internal::RouteMatch& match) {
 
 HttpApi::HttpApi(Store& store, commands::Sequencer& sequencer,
                  projections::ReadModels& read_models, Metrics& metrics,
-                 const Authenticator& auth, MonotonicClock now)
+                 const Authenticator& auth, MonotonicClock now, HttpApiOptions options)
     : store_(store),
       sequencer_(sequencer),
       read_models_(read_models),
       metrics_(metrics),
       auth_(auth),
-      now_(now ? std::move(now) : MonotonicClock(SteadyNowUs)) {}
+      now_(now ? std::move(now) : MonotonicClock(SteadyNowUs)),
+      options_(std::move(options)) {}
 
 std::size_t HttpApi::BodyBytesMax(std::string_view target, http::verb method) {
   const auto match = internal::MatchRoute(SplitTarget(target).path, method);

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,25 @@ enum class RouteId : std::uint8_t {
 
 struct Route;
 
+// Something besides the projections that follows the log (the NATS publisher, a replica's
+// feed), listed by GET /v1/projections.
+struct FeedStatus {
+  std::string name;
+  std::uint64_t position = 0;
+  std::uint64_t lag = 0;
+  std::string state;
+  std::optional<Error> error;
+};
+
+// What this ledgerd serves (--role): commands (writer, all), queries (reader, all).
+struct HttpApiOptions {
+  bool serve_commands = true;
+  bool serve_queries = true;
+  std::string role = "all";  // Named in the wrong_role error.
+  // Called (thread-safe) by GET /v1/projections.
+  std::function<std::vector<FeedStatus>()> feeds;
+};
+
 class HttpApi {
  public:
   // A monotonic clock in microseconds, for rate limiting.
@@ -60,7 +80,8 @@ class HttpApi {
   // `store`, `sequencer`, `metrics` and `auth` must outlive the HttpApi and every request in
   // flight. `now` defaults to std::chrono::steady_clock.
   HttpApi(Store& store, commands::Sequencer& sequencer, projections::ReadModels& read_models,
-          Metrics& metrics, const Authenticator& auth, MonotonicClock now = {});
+          Metrics& metrics, const Authenticator& auth, MonotonicClock now = {},
+          HttpApiOptions options = {});
 
   // Handles one complete request. `respond` runs exactly once on `executor`: directly inside
   // Handle for requests answered at once, or posted to `executor` when the sequencer completes
@@ -122,6 +143,7 @@ class HttpApi {
   Metrics& metrics_;
   const Authenticator& auth_;
   MonotonicClock now_;
+  const HttpApiOptions options_;
 };
 
 }  // namespace ledger::transport

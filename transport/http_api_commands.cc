@@ -111,6 +111,11 @@ void HttpApi::HandleCommand(const Route& route, const Params& params, const Http
     CountCommand(route.command, error.code, client.client_id);
     respond(ErrorResponse(error, retry_after_seconds));
   };
+  if (!options_.serve_commands) {
+    return fail(MakeError(ErrorKind::kPermissionDenied, "wrong_role",
+                          "this ledgerd runs --role " + options_.role +
+                              " and takes no commands: send them to the writer"));
+  }
   if (!client.CanWrite()) {
     return fail(MakeError(ErrorKind::kPermissionDenied, "forbidden",
                           "client '" + client.client_id + "' may not write"));

@@ -334,6 +334,11 @@ void HttpApi::HandleQuery(const Route& route, const Params& params, const HttpRe
     return respond(ErrorResponse(MakeError(ErrorKind::kPermissionDenied, "forbidden",
                                            "queries need the reader or admin role")));
   }
+  if (!options_.serve_queries && route.id != RouteId::kProjections) {
+    return respond(ErrorResponse(MakeError(ErrorKind::kPermissionDenied, "wrong_role",
+                                           "this ledgerd runs --role " + options_.role +
+                                               " and keeps no projections: query a reader")));
+  }
   const std::string_view target(request.target().data(), request.target().size());
   auto parsed = ParseQuery(SplitTarget(target).query, AllowedParams(route.id));
   if (!parsed) return respond(ErrorResponse(parsed.error()));
@@ -432,14 +437,32 @@ HttpResponse HttpApi::Projections() const {
   UnsignedField(writer, "head", store_.HeadPosition());
   Key(writer, "projections");
   writer.StartArray();
-  for (const projections::ProjectionStatus& status : read_models_.Statuses()) {
-    writer.StartObject();
-    Field(writer, "name", status.name);
-    UnsignedField(writer, "position", status.position);
-    UnsignedField(writer, "lag", status.head > status.position ? status.head - status.position : 0);
-    Field(writer, "state", status.failure ? "failed" : "running");
-    if (status.failure) Field(writer, "error", status.failure->message);
-    writer.EndObject();
+  if (options_.serve_queries) {
+    for (const projections::ProjectionStatus& status : read_models_.Statuses()) {
+      writer.StartObject();
+      Field(writer, "name", status.name);
+      UnsignedField(writer, "position", status.position);
+      UnsignedField(writer, "lag",
+                    status.head > status.position ? status.head - status.position : 0);
+      Field(writer, "state", status.failure ? "failed" : "running");
+      if (status.failure) Field(writer, "error", status.failure->message);
+      writer.EndObject();
+    }
+  }
+  writer.EndArray();
+  // The publisher to NATS, or a replica's feed from it.
+  Key(writer, "feeds");
+  writer.StartArray();
+  if (options_.feeds) {
+    for (const FeedStatus& feed : options_.feeds()) {
+      writer.StartObject();
+      Field(writer, "name", feed.name);
+      UnsignedField(writer, "position", feed.position);
+      UnsignedField(writer, "lag", feed.lag);
+      Field(writer, "state", feed.state);
+      if (feed.error) Field(writer, "error", feed.error->message);
+      writer.EndObject();
+    }
   }
   writer.EndArray();
   writer.EndObject();

@@ -17,6 +17,7 @@
 #include "ledger/store.h"
 #include "projections/read_models.h"
 #include "transport/auth.h"
+#include "transport/http_api.h"
 
 namespace ledger::transport {
 
@@ -32,6 +33,7 @@ struct HttpServerOptions {
   std::chrono::seconds idle_timeout{kHttpIdleTimeoutSeconds};  // Waiting for a request header.
   std::chrono::seconds read_timeout{kHttpReadTimeoutSeconds};  // Reading a body, writing.
   std::chrono::seconds drain_timeout{30};  // Stop() waits this long for requests in flight.
+  HttpApiOptions api;                      // Role and feeds.
 };
 
 class HttpServer {

@@ -190,5 +190,79 @@ TEST(StoreTest, WaitForHeadWakesOnCommit) {
   writer.join();
 }
 
+TEST(StoreTest, LedgerIdIsChosenOnceAndKept) {
+  testing::TempDir dir;
+  std::string id;
+  {
+    auto store = OpenStore(dir.path());
+    id = store->LedgerId();
+    EXPECT_EQ(id.size(), 32u);
+    EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos) << id;
+  }
+  auto store = OpenStore(dir.path());
+  EXPECT_EQ(store->LedgerId(), id);
+  testing::TempDir other;
+  EXPECT_NE(OpenStore(other.path())->LedgerId(), id);
+  // Only an empty log may adopt another id (a replica adopting its writer's).
+  auto adopted = store->SetLedgerId(std::string(32, 'a'));
+  ASSERT_TRUE(adopted.has_value()) << adopted.error().message;
+  EXPECT_EQ(store->LedgerId(), std::string(32, 'a'));
+  EXPECT_EQ(store->SetLedgerId("not-hex").error().code, "invalid_ledger_id");
+  AppendEvents(*store, 1);
+  EXPECT_EQ(store->SetLedgerId(std::string(32, 'b')).error().code, "ledger_not_empty");
+}
+
+// A replica's copy of the log: the same bytes and hashes, and nothing that breaks the chain.
+TEST(StoreTest, AddReplicatedCopiesTheLogAndRefusesWhatBreaksTheChain) {
+  testing::TempDir dir;
+  auto source = OpenStore(dir.Sub("source"));
+  AppendEvents(*source, 5);
+  auto events = source->ReadFrom(1, 10);
+  ASSERT_TRUE(events.has_value());
+  auto copy = OpenStore(dir.Sub("copy"));
+  {
+    AppendBatch batch = copy->NewBatch();
+    for (int i = 0; i < 3; ++i) {
+      const StoredEvent& stored = (*events)[static_cast<std::size_t>(i)];
+      auto added = batch.AddReplicated(stored.bytes, stored.event.envelope.hash);
+      ASSERT_TRUE(added.has_value()) << added.error().message;
+      EXPECT_EQ(*added, stored.event);
+    }
+    ASSERT_TRUE(copy->Commit(batch).has_value());
+  }
+  AppendBatch batch = copy->NewBatch();
+  const StoredEvent& fourth = (*events)[3];
+  const StoredEvent& fifth = (*events)[4];
+  // Skips position 4.
+  EXPECT_EQ(batch.AddReplicated(fifth.bytes, fifth.event.envelope.hash).error().code,
+            "replica_chain_broken");
+  // A hash that does not match the bytes.
+  EXPECT_EQ(batch.AddReplicated(fourth.bytes, fifth.event.envelope.hash).error().code,
+            "replica_chain_broken");
+  // Bytes that are not an event.
+  EXPECT_EQ(batch.AddReplicated("garbage", fourth.event.envelope.hash).error().code,
+            "replica_chain_broken");
+  EXPECT_EQ(batch.event_count(), 0u);
+  ASSERT_TRUE(batch.AddReplicated(fourth.bytes, fourth.event.envelope.hash).has_value());
+  ASSERT_TRUE(batch.AddReplicated(fifth.bytes, fifth.event.envelope.hash).has_value());
+  ASSERT_TRUE(copy->Commit(batch).has_value());
+
+  auto copied = copy->ReadFrom(1, 10);
+  ASSERT_TRUE(copied.has_value()) << copied.error().message;
+  ASSERT_EQ(copied->size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ((*copied)[i].bytes, (*events)[i].bytes);
+    EXPECT_EQ((*copied)[i].event, (*events)[i].event);
+  }
+  EXPECT_EQ(copy->HeadHash(), source->HeadHash());
+  // Its stream and idempotency indexes point at the same positions.
+  auto record = copy->GetIdempotency((*events)[2].event.envelope.idempotency_key);
+  ASSERT_TRUE(record.has_value() && record->has_value());
+  EXPECT_EQ((*record)->position, 3u);
+  auto stream = copy->ReadStream((*events)[4].event.envelope.stream, 1, 10);
+  ASSERT_TRUE(stream.has_value());
+  ASSERT_FALSE(stream->empty());
+}
+
 }  // namespace
 }  // namespace ledger

@@ -1,6 +1,9 @@
 // ledgerd: the ledger's HTTP server. Composition only: flags, then Store -> Sequencer ->
-// ReadModels (projections) -> HttpServer, started in that order and stopped in reverse on
-// SIGTERM/SIGINT.
+// [NATS publisher | NATS replica feed] -> ReadModels (projections) -> HttpServer, started in
+// that order and stopped in reverse on SIGTERM/SIGINT. --role picks what runs:
+//   all (default)  commands, projections and queries; the publisher with --nats
+//   writer         commands and the publisher (needs no projections)
+//   reader         a read replica: its log comes from NATS (--nats), queries only
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -19,6 +22,8 @@
 #include "projections/read_models.h"
 #include "transport/auth.h"
 #include "transport/http_server.h"
+#include "transport/nats_publisher.h"
+#include "transport/nats_replica.h"
 #include "transport/url.h"
 
 namespace {
@@ -27,6 +32,7 @@ using namespace ledger;
 
 constexpr std::string_view kUsage =
     "Usage: ledgerd [--data DIR] [--listen HOST:PORT] [--auth-file FILE] [--http-threads N]\n"
+    "               [--role all|writer|reader] [--nats URL [NATS flags]]\n"
     "\n"
     "  --data DIR          data directory (RocksDB and, by default, the tokens file);\n"
     "                      default ./data\n"
@@ -35,7 +41,20 @@ constexpr std::string_view kUsage =
     "  --auth-file FILE    tokens file: '<token> <client-id> <roles> [rate=N[/B]]' per line;\n"
     "                      default DIR/tokens, created with one admin token if missing\n"
     "  --http-threads N    HTTP io threads, 1..64; default 2\n"
-    "  --help              print this and exit\n";
+    "  --role ROLE         all (default): commands, projections, queries;\n"
+    "                      writer: commands and the NATS publisher, no projections;\n"
+    "                      reader: a read replica fed from NATS (needs --nats), queries only\n"
+    "  --help              print this and exit\n"
+    "\n"
+    "NATS JetStream (docs/operations.md); without --nats ledgerd runs on its data dir alone:\n"
+    "  --nats URL                  NATS server(s), e.g. nats://127.0.0.1:4222 (comma-separated)\n"
+    "  --nats-stream NAME          JetStream stream; default LEDGER\n"
+    "  --nats-subject-prefix P     subjects P.<EventType>; default ledger\n"
+    "  --nats-format capnp|json    payload: stored Cap'n Proto bytes (default) or JSON\n"
+    "  --nats-duplicate-window S   the stream's duplicate window, seconds; default 120\n"
+    "  --nats-replicas N           stream replicas when ledgerd creates it, 1..5; default 1\n"
+    "  --nats-in-flight N          publisher: unacknowledged messages, 1..65536; default 4096\n"
+    "  --nats-consumer NAME        reader: durable consumer name; default ledger-replica\n";
 
 struct Flags {
   std::string data = "./data";
@@ -43,6 +62,12 @@ struct Flags {
   std::uint16_t port = 8080;
   std::string auth_file;
   std::size_t http_threads = 2;
+  std::string role = "all";
+  std::optional<std::string> nats_url;
+  transport::NatsStreamOptions nats;
+  transport::PayloadFormat nats_format = transport::PayloadFormat::kCapnp;
+  std::size_t nats_in_flight = kNatsInFlightDefault;
+  std::string nats_consumer = "ledger-replica";
 };
 
 [[noreturn]] void UsageError(const std::string& message) {
@@ -82,6 +107,52 @@ bool ApplyFlag(std::string_view name, std::string_view value, Flags* flags) {
     flags->http_threads = static_cast<std::size_t>(threads);
     return true;
   }
+  if (name == "--role") {
+    flags->role = std::string(value);
+    return value == "all" || value == "writer" || value == "reader";
+  }
+  if (name == "--nats") {
+    flags->nats_url = std::string(value);
+    flags->nats.url = std::string(value);
+    return !value.empty();
+  }
+  if (name == "--nats-stream") {
+    flags->nats.stream = std::string(value);
+    return true;  // Checked with the others by ValidateStreamOptions.
+  }
+  if (name == "--nats-subject-prefix") {
+    flags->nats.subject_prefix = std::string(value);
+    return true;
+  }
+  if (name == "--nats-format") {
+    auto format = transport::ParsePayloadFormat(value);
+    if (format) flags->nats_format = *format;
+    return format.has_value();
+  }
+  std::uint64_t number = 0;
+  if (name == "--nats-duplicate-window") {
+    if (!transport::ParseUnsigned(value, &number) || number < 1 || number > 7 * 24 * 3600) {
+      return false;
+    }
+    flags->nats.duplicate_window_ms = static_cast<std::int64_t>(number) * 1000;
+    return true;
+  }
+  if (name == "--nats-replicas") {
+    if (!transport::ParseUnsigned(value, &number) || number < 1 || number > 5) return false;
+    flags->nats.replicas = static_cast<int>(number);
+    return true;
+  }
+  if (name == "--nats-in-flight") {
+    if (!transport::ParseUnsigned(value, &number) || number < 1 || number > kNatsInFlightMax) {
+      return false;
+    }
+    flags->nats_in_flight = static_cast<std::size_t>(number);
+    return true;
+  }
+  if (name == "--nats-consumer") {
+    flags->nats_consumer = std::string(value);
+    return !value.empty();
+  }
   UsageError("unknown flag " + std::string(name));
 }
 
@@ -106,6 +177,14 @@ Flags ParseFlags(int argc, char** argv) {
     if (!value) UsageError("flag " + std::string(name) + " needs a value");
     if (!ApplyFlag(name, *value, &flags)) {
       UsageError("invalid value for " + std::string(name) + ": '" + std::string(*value) + "'");
+    }
+  }
+  if (flags.role == "reader" && !flags.nats_url) {
+    UsageError("--role reader needs --nats: a read replica builds its log from the stream");
+  }
+  if (flags.nats_url) {
+    if (auto valid = transport::ValidateStreamOptions(flags.nats); !valid) {
+      UsageError(valid.error().message);
     }
   }
   return flags;
@@ -168,39 +247,102 @@ int main(int argc, char** argv) {
   if (!auth) Die("cannot load the tokens file", auth.error());
   WarnIfReadableByOthers(tokens_path);
 
+  const bool writes = flags.role != "reader";
+  const bool projects = flags.role != "writer";
+  std::vector<std::string> families = projections::ReadModels::ColumnFamilies();
+  families.emplace_back(transport::kOutboxFamily);
   auto store = Store::Open(
       StoreOptions{.path = flags.data,
-                   .extra_column_families = projections::ReadModels::ColumnFamilies(),
+                   .extra_column_families = families,
                    .point_lookup_families = projections::ReadModels::PointLookupFamilies()});
   if (!store) Die("cannot open the store in " + flags.data, store.error());
   SystemClock clock;
   Metrics metrics;
+  // A reader never starts its sequencer: its log is written by the replica feed alone.
   commands::Sequencer sequencer(**store, clock, metrics);
-  if (auto started = sequencer.Start(); !started)
-    Die("cannot start the sequencer", started.error());
+  if (writes) {
+    if (auto started = sequencer.Start(); !started) {
+      Die("cannot start the sequencer", started.error());
+    }
+  }
+
+  std::unique_ptr<transport::NatsPublisher> publisher;
+  std::unique_ptr<transport::NatsReplica> replica;
+  if (flags.nats_url && writes) {
+    publisher = std::make_unique<transport::NatsPublisher>(
+        **store, metrics,
+        transport::NatsPublisherOptions{.stream = flags.nats,
+                                        .format = flags.nats_format,
+                                        .in_flight_max = flags.nats_in_flight});
+    if (auto started = publisher->Start(); !started) {
+      sequencer.Stop();
+      Die("cannot start the NATS publisher", started.error());
+    }
+  } else if (flags.nats_url) {
+    replica = std::make_unique<transport::NatsReplica>(
+        **store, metrics,
+        transport::NatsReplicaOptions{.stream = flags.nats, .consumer = flags.nats_consumer});
+    if (auto started = replica->Start(); !started) {
+      Die("cannot start the NATS replica feed", started.error());
+    }
+  }
 
   // Projections resume from their checkpoints and catch up in the background; queries with
   // min_position wait for them.
   auto read_models = projections::ReadModels::Create(**store, metrics);
   if (!read_models) Die("cannot set up the projections", read_models.error());
-  if (auto started = (*read_models)->Start(); !started) {
-    sequencer.Stop();
-    Die("cannot start the projections", started.error());
+  if (projects) {
+    if (auto started = (*read_models)->Start(); !started) {
+      if (publisher) publisher->Stop();
+      if (replica) replica->Stop();
+      sequencer.Stop();
+      Die("cannot start the projections", started.error());
+    }
   }
 
   transport::HttpServerOptions options;
   options.host = flags.host;
   options.port = flags.port;
   options.threads = flags.http_threads;
+  options.api.serve_commands = writes;
+  options.api.serve_queries = projects;
+  options.api.role = flags.role;
+  options.api.feeds = [&publisher, &replica] {
+    std::vector<transport::FeedStatus> feeds;
+    if (publisher) {
+      const transport::PublisherStatus status = publisher->Snapshot();
+      feeds.push_back({.name = "nats-publisher",
+                       .position = status.acked,
+                       .lag = status.head > status.acked ? status.head - status.acked : 0,
+                       .state = status.state,
+                       .error = status.error});
+    }
+    if (replica) {
+      const transport::ReplicaStatus status = replica->Snapshot();
+      feeds.push_back({.name = "nats-replica",
+                       .position = status.position,
+                       .lag = status.pending,
+                       .state = status.state,
+                       .error = status.error});
+    }
+    return feeds;
+  };
   transport::HttpServer server(options, **store, sequencer, **read_models, metrics, **auth);
   if (auto started = server.Start(); !started) {
     (*read_models)->Stop();
+    if (publisher) publisher->Stop();
+    if (replica) replica->Stop();
     sequencer.Stop();
     Die("cannot start the HTTP server", started.error());
   }
   std::printf("ledgerd listening on http://%s:%u (data: %s, admin token file: %s)\n",
               UrlHost(flags.host).c_str(), static_cast<unsigned>(server.port()), flags.data.c_str(),
               tokens_path.c_str());
+  if (flags.role != "all" || flags.nats_url) {
+    std::fprintf(stderr, "ledgerd: role %s%s%s\n", flags.role.c_str(),
+                 publisher ? ", publishing to stream " : replica ? ", following stream " : "",
+                 flags.nats_url ? (flags.nats.stream + " at " + *flags.nats_url).c_str() : "");
+  }
   std::fflush(stdout);
 
   int signal_number = 0;
@@ -211,7 +353,10 @@ int main(int argc, char** argv) {
   server.StopAccepting();
   sequencer.Stop();
   server.Stop();
+  if (replica) replica->Stop();
   (*read_models)->Stop();
+  // Last: everything the sequencer acknowledged gets its chance to reach the stream.
+  if (publisher) publisher->Stop();
   std::fprintf(stderr, "ledgerd: stopped\n");
   return 0;
 }

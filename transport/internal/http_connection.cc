@@ -49,7 +49,7 @@ ServerCore::ServerCore(HttpServerOptions server_options, Store& store,
       acceptor(asio::make_strand(io)),
       accept_retry_timer(acceptor.get_executor()),
       options(std::move(server_options)),
-      api(store, sequencer, read_models, registry, auth),
+      api(store, sequencer, read_models, registry, auth, {}, this->options.api),
       metrics(registry),
       open_connections_gauge(
           registry.GetGauge("ledger_http_connections_open", "Open HTTP connections.")),
