@@ -133,13 +133,15 @@ std::uint64_t NatsPublisher::WaitForAcked(std::uint64_t position, std::int64_t t
 }
 
 void NatsPublisher::SetState(std::string_view state, std::optional<Error> error) {
-  if (error) {
+  std::lock_guard lock(mutex_);
+  // Logged once per change, not once per retry while NATS stays away.
+  if (error && (!error_ || error_->message != error->message)) {
     std::fprintf(stderr, "ledgerd: nats publisher: %s (%s)\n", error->message.c_str(),
                  error->code.c_str());
   }
-  std::lock_guard lock(mutex_);
   state_ = std::string(state);
   if (error) error_ = std::move(error);
+  if (state == "publishing" || state == "following") error_.reset();  // Recovered.
 }
 
 void NatsPublisher::NoteAcked(std::uint64_t position) {

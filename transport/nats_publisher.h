@@ -48,7 +48,7 @@ struct PublisherStatus {
   std::uint64_t head = 0;   // The log's head when asked.
   // "connecting", "publishing", "disconnected" (retrying) or "failed" (stopped for good).
   std::string state;
-  std::optional<Error> error;  // The last error (state "failed": the one that stopped it).
+  std::optional<Error> error;  // Why it is not publishing ("failed": what stopped it).
 };
 
 class NatsPublisher {

@@ -86,13 +86,15 @@ ReplicaStatus NatsReplica::Snapshot() const {
 }
 
 void NatsReplica::SetState(std::string_view state, std::optional<Error> error) {
-  if (error) {
+  std::lock_guard lock(mutex_);
+  // Logged once per change, not once per retry while NATS stays away.
+  if (error && (!error_ || error_->message != error->message)) {
     std::fprintf(stderr, "ledgerd: nats replica: %s (%s)\n", error->message.c_str(),
                  error->code.c_str());
   }
-  std::lock_guard lock(mutex_);
   state_ = std::string(state);
   if (error) error_ = std::move(error);
+  if (state == "publishing" || state == "following") error_.reset();  // Recovered.
 }
 
 void NatsReplica::Wait(std::int64_t ms) {

@@ -41,7 +41,7 @@ struct ReplicaStatus {
   std::uint64_t pending = 0;   // Messages the consumer still has to deliver (last known).
   // "connecting", "following", "waiting_for_stream", "disconnected" (retrying), "failed".
   std::string state;
-  std::optional<Error> error;
+  std::optional<Error> error;  // Why it is not following ("failed": what stopped it).
 };
 
 class NatsReplica {

@@ -89,6 +89,8 @@ TEST_F(NatsPublisherTest, SurvivesAKilledAndRestartedNatsServer) {
   ASSERT_EQ(head, 100'000u);
   ASSERT_EQ(node.publisher().WaitForAcked(head, kWaitUs), head)
       << node.publisher().Snapshot().state;
+  EXPECT_GT(node.metrics().GetCounter("ledger_publisher_resyncs_total", "").Value(), 0u);
+  EXPECT_FALSE(node.publisher().Snapshot().error.has_value());
   ExpectStreamEqualsLog(ReadWholeStream(nats_.url()), node.store());
 }
 
