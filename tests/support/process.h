@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <optional>
@@ -51,6 +52,8 @@ class Process {
     ::close(stdout_);
     ::close(stderr_);
   }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
 
   // The next line on stdout, or nullopt after `timeout` or at EOF.
   std::optional<std::string> ReadLine(std::chrono::milliseconds timeout) {
@@ -74,17 +77,29 @@ class Process {
     }
   }
 
+  // Every line on stdout until EOF (or `timeout`).
+  std::vector<std::string> ReadAllLines(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<std::string> lines;
+    while (true) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      auto line = ReadLine(std::max(left, std::chrono::milliseconds(0)));
+      if (!line) return lines;
+      lines.push_back(std::move(*line));
+    }
+  }
+
   // Everything the process wrote to stderr so far (non-blocking).
   std::string Stderr() {
-    std::string text;
     pollfd fd{stderr_, POLLIN, 0};
     char chunk[4096];
     while (::poll(&fd, 1, 0) > 0) {
       const ssize_t n = ::read(stderr_, chunk, sizeof chunk);
       if (n <= 0) break;
-      text.append(chunk, static_cast<std::size_t>(n));
+      stderr_text_.append(chunk, static_cast<std::size_t>(n));
     }
-    return text;
+    return stderr_text_;
   }
 
   void Signal(int number) { ::kill(pid_, number); }
@@ -109,6 +124,7 @@ class Process {
   int stderr_ = -1;
   bool exited_ = false;
   std::string buffer_;
+  std::string stderr_text_;
 };
 
 // The first token in a ledgerd tokens file (the admin token ledgerd created).
