@@ -188,6 +188,34 @@ TEST_F(LedgerdNatsProcessTest, ReaderRoleServesTheWritersAnswersFromTheStream) {
   EXPECT_EQ(writer->Wait(std::chrono::seconds(30)), 0) << writer->Stderr();
 }
 
+// A writer takes commands and publishes them, but keeps no projections.
+TEST_F(LedgerdNatsProcessTest, WriterRoleTakesCommandsAndRefusesQueries) {
+  std::optional<Process> writer;
+  const std::uint16_t port =
+      Start(writer, {"--data", dir_.Sub("writer"), "--role", "writer", "--nats", nats_.url()});
+  ASSERT_NE(port, 0);
+  const std::string token = AdminToken(dir_.Sub("writer") + "/tokens");
+  auto client = HttpClient::Connect("127.0.0.1", port);
+  ASSERT_TRUE(client.has_value());
+  auto written = (*client)->Send(
+      "POST", "/v1/assets/changes",
+      R"({"account":"user:1","asset":"CNY","amount":5,"source":"topup","reason":"r","ref":"a"})",
+      token);
+  ASSERT_TRUE(written.has_value());
+  EXPECT_EQ(written->result_int(), 201u) << written->body();
+  auto query = (*client)->Send("GET", "/v1/accounts/user:1", {}, token);
+  ASSERT_TRUE(query.has_value());
+  EXPECT_EQ(query->result_int(), 403u);
+  EXPECT_NE(query->body().find("wrong_role"), std::string::npos) << query->body();
+  EXPECT_EQ(WaitForPublisher(**client, token, 1), "publishing");
+  auto projections = GetJson(**client, "/v1/projections", token);
+  ASSERT_TRUE(projections.has_value());
+  EXPECT_EQ((*projections)["projections"].Size(), 0u);
+  EXPECT_EQ(ReadWholeStream(nats_.url()).size(), 1u);
+  writer->Signal(SIGTERM);
+  EXPECT_EQ(writer->Wait(std::chrono::seconds(30)), 0) << writer->Stderr();
+}
+
 TEST_F(LedgerdNatsProcessTest, ReaderRoleNeedsNats) {
   Process process({kLedgerdPath, "--data", dir_.Sub("reader"), "--role", "reader"});
   EXPECT_EQ(process.Wait(std::chrono::seconds(30)), 2);

@@ -20,7 +20,9 @@ void Usage(const char* message) {
                "[--through-projection]\n"
                "       ledger-bench lag [--data DIR] [--seconds S] [--accounts N] [--batch B]\n"
                "       ledger-bench wallets --http HOST:PORT --token TOKEN [--connections C] "
-               "[--seconds S] [--users N] [--holders H]\n");
+               "[--seconds S] [--users N] [--holders H]\n"
+               "       ledger-bench publish [--nats URL] [--events N] [--rounds R] "
+               "[--in-flight W] [--rate R] [--seconds S]\n");
   std::exit(2);
 }
 

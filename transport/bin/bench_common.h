@@ -63,5 +63,7 @@ class TempOrGiven {
 // Subcommands in bench_reads.cc.
 int RunLagCommand(std::span<char* const> args);
 int RunWalletsCommand(std::span<char* const> args);
+// Subcommand in bench_nats.cc: NATS JetStream publish throughput and latency.
+int RunPublishCommand(std::span<char* const> args);
 
 }  // namespace ledger::bench

@@ -6,6 +6,8 @@
 //   ledger-bench lag [--data DIR] [--seconds S] [--accounts N] [--batch B]
 //   ledger-bench wallets --http HOST:PORT --token T [--connections C] [--seconds S]
 //                        [--users N] [--holders H]
+//   ledger-bench publish [--nats URL] [--events N] [--rounds R] [--in-flight W] [--rate R]
+//                        [--seconds S]
 //
 // `append` measures the durable write path in-process: asset-change commands over N accounts
 // (default 1,000,000) submitted to the sequencer, decided, group-committed and fsynced; each
@@ -28,6 +30,10 @@
 //
 // `lag` and `wallets` (bench_reads.cc) measure the read side under load: projection lag while
 // the write path runs flat out, and GET /v1/wallets over HTTP against a running ledgerd.
+//
+// `publish` (bench_nats.cc) measures NATS JetStream publishing: the ledger's NatsPublisher over a
+// pre-filled log against plain async JetStream publishing in the same run, and the latency from
+// a command's commit to a stream subscriber receiving its event.
 #include <rocksdb/db.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -572,5 +578,6 @@ int main(int argc, char** argv) {
   if (verb == "holders-memory") return RunHoldersMemory(ParseHoldersMemory(args));
   if (verb == "lag") return ledger::bench::RunLagCommand(args);
   if (verb == "wallets") return ledger::bench::RunWalletsCommand(args);
+  if (verb == "publish") return ledger::bench::RunPublishCommand(args);
   Usage(("unknown verb '" + verb + "'").c_str());
 }
