@@ -33,14 +33,19 @@ EventType PayloadType(const Payload& payload) {
   return static_cast<EventType>(payload.index() + 1);
 }
 
-std::string HashToHex(const Hash& hash) {
+void HashToHexChars(const Hash& hash, char* out) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string hex(hash.size() * 2, '0');
   for (std::size_t i = 0; i < hash.size(); ++i) {
-    hex[2 * i] = kDigits[hash[i] >> 4];
-    hex[2 * i + 1] = kDigits[hash[i] & 0xF];
+    out[2 * i] = kDigits[hash[i] >> 4];
+    out[2 * i + 1] = kDigits[hash[i] & 0xF];
   }
-  return hex;
+  out[2 * hash.size()] = '\0';
+}
+
+std::string HashToHex(const Hash& hash) {
+  char hex[2 * std::tuple_size_v<Hash> + 1];
+  HashToHexChars(hash, hex);
+  return std::string(hex, 2 * hash.size());
 }
 
 int HexValue(char c) {

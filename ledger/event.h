@@ -183,6 +183,9 @@ struct Event {
 };
 
 [[nodiscard]] std::string HashToHex(const Hash& hash);
+// Writes the 64 hex digits and a terminating '\0' to `out` (kHashHexChars + 1 bytes).
+inline constexpr std::size_t kHashHexChars = 64;
+void HashToHexChars(const Hash& hash, char* out);
 // The value of one hexadecimal digit (either case), or -1.
 [[nodiscard]] int HexValue(char c);
 [[nodiscard]] std::optional<Hash> HashFromHex(std::string_view hex);

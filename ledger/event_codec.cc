@@ -308,7 +308,11 @@ std::string EncodeEventWithHash(const Event& event) {
   return std::string(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
 }
 
-Result<Event> DecodeEvent(std::string_view bytes, const Hash& hash) {
+namespace {
+
+// Runs `read(root)` on the Cap'n Proto message in `bytes`; kCorruption if it does not decode.
+template <typename T, typename Read>
+Result<T> WithRoot(std::string_view bytes, Read read) {
   if (bytes.size() < 8 || bytes.size() % sizeof(capnp::word) != 0 || bytes.size() > kEventBytesMax) {
     return Fail(ErrorKind::kCorruption, "corruption", "event bytes have an impossible size");
   }
@@ -316,7 +320,7 @@ Result<Event> DecodeEvent(std::string_view bytes, const Hash& hash) {
   alignas(capnp::word) static thread_local capnp::word aligned[kEventBytesMax / sizeof(capnp::word)];
   std::memcpy(aligned, bytes.data(), bytes.size());
   kj::ArrayPtr<const capnp::word> words(aligned, bytes.size() / sizeof(capnp::word));
-  Result<Event> result = Fail(ErrorKind::kCorruption, "corruption", "event does not decode");
+  Result<T> result = Fail(ErrorKind::kCorruption, "corruption", "event does not decode");
   kj::Maybe<kj::Exception> exception = kj::runCatchingExceptions([&]() {
     capnp::ReaderOptions options;
     options.traversalLimitInWords = kEventBytesMax / sizeof(capnp::word);
@@ -326,13 +330,31 @@ Result<Event> DecodeEvent(std::string_view bytes, const Hash& hash) {
       result = Fail(ErrorKind::kCorruption, "corruption", "trailing bytes after the event");
       return;
     }
-    result = ReadEvent(reader.getRoot<schema::Event>(), hash);
+    result = read(reader.getRoot<schema::Event>());
   });
   KJ_IF_MAYBE(e, exception) {
     return Fail(ErrorKind::kCorruption, "corruption",
                 std::string("event does not decode: ") + e->getDescription().cStr());
   }
   return result;
+}
+
+}  // namespace
+
+Result<Event> DecodeEvent(std::string_view bytes, const Hash& hash) {
+  return WithRoot<Event>(bytes, [&hash](schema::Event::Reader root) { return ReadEvent(root, hash); });
+}
+
+Result<EventSummary> PeekEvent(std::string_view bytes) {
+  return WithRoot<EventSummary>(bytes, [](schema::Event::Reader root) -> Result<EventSummary> {
+    EventSummary summary;
+    summary.position = root.getPosition();
+    summary.type = static_cast<EventType>(root.getType());
+    auto prev = GetHash(root.getPrevHash(), "prev_hash");
+    if (!prev) return std::unexpected(prev.error());
+    summary.prev_hash = *prev;
+    return summary;
+  });
 }
 
 namespace {

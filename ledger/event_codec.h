@@ -16,6 +16,14 @@ void EncodeEvent(const Event& event, std::string* out);
 // Decodes stored bytes; `hash` is set from the argument (it is not inside the bytes).
 // kCorruption if the bytes are not a well-formed event.
 [[nodiscard]] Result<Event> DecodeEvent(std::string_view bytes, const Hash& hash);
+// The envelope fields a relay needs, read without decoding the whole event.
+struct EventSummary {
+  std::uint64_t position = 0;
+  EventType type = EventType::kAccountOpened;
+  Hash prev_hash{};
+};
+// kCorruption if the bytes are not a well-formed Cap'n Proto message with those fields.
+[[nodiscard]] Result<EventSummary> PeekEvent(std::string_view bytes);
 // SHA-256(prev_hash || bytes).
 [[nodiscard]] Hash ChainHash(const Hash& prev_hash, std::string_view bytes);
 // SHA-256 of arbitrary bytes.

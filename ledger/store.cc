@@ -1,5 +1,6 @@
 #include "ledger/store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -440,37 +441,101 @@ Status Store::Commit(AppendBatch& batch) {
   return Ok();
 }
 
-Result<std::vector<StoredEvent>> Store::ReadFrom(std::uint64_t position, std::size_t limit) const {
-  std::vector<StoredEvent> events;
-  if (position == 0) position = 1;
-  const std::uint64_t head = HeadPosition();
-  if (position > head || limit == 0) return events;
-  Hash expected_prev{};
-  if (position > 1) {
-    auto previous = Read(position - 1);
-    if (!previous) return std::unexpected(previous.error());
-    expected_prev = previous->event.envelope.hash;
-  }
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
+namespace {
+
+// Reads the events [position, position + limit) up to `head` in order, checking that none is
+// missing; `check(position, value, &expected_prev)` checks one stored value against the hash of
+// the event before it, advances `expected_prev` and returns what to keep.
+template <typename Out, typename Check>
+Result<std::vector<Out>> ScanLog(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* events,
+                                 std::uint64_t position, std::uint64_t head, std::size_t limit,
+                                 Hash expected_prev, Check check) {
+  std::vector<Out> out;
+  out.reserve(std::min<std::uint64_t>(limit, head - position + 1));
+  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), events));
   std::uint64_t expected = position;
-  for (it->Seek(Key64(position)); it->Valid() && expected <= head && events.size() < limit;
+  for (it->Seek(Key64(position)); it->Valid() && expected <= head && out.size() < limit;
        it->Next(), ++expected) {
     if (it->key().size() != 8 || ReadBigEndian64(it->key().data()) != expected) {
       return std::unexpected(CorruptionAt(expected, "missing from the log (gap)"));
     }
-    auto stored = DecodeStored(expected, it->value().ToStringView());
-    if (!stored) return std::unexpected(stored.error());
-    if (stored->event.envelope.prev_hash != expected_prev) {
-      return std::unexpected(CorruptionAt(expected, "prev_hash does not link to the event before"));
-    }
-    expected_prev = stored->event.envelope.hash;
-    events.push_back(std::move(*stored));
+    auto kept = check(expected, it->value().ToStringView(), &expected_prev);
+    if (!kept) return std::unexpected(kept.error());
+    out.push_back(std::move(*kept));
   }
   if (!it->status().ok()) return std::unexpected(StorageError(it->status(), "reading the log"));
-  if (events.size() < limit && expected <= head) {
+  if (out.size() < limit && expected <= head) {
     return std::unexpected(CorruptionAt(expected, "missing from the log (gap)"));
   }
-  return events;
+  return out;
+}
+
+}  // namespace
+
+Result<Hash> Store::StoredHashBefore(std::uint64_t position) const {
+  Hash hash{};
+  if (position <= 1) return hash;
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), events_, Key64(position - 1), &value);
+  if (status.IsNotFound()) return std::unexpected(CorruptionAt(position - 1, "missing from the log"));
+  if (!status.ok()) return std::unexpected(StorageError(status, "reading the log"));
+  if (value.size() <= kHashBytes) {
+    return std::unexpected(CorruptionAt(position - 1, "value too short"));
+  }
+  std::memcpy(hash.data(), value.data(), kHashBytes);
+  return hash;
+}
+
+Result<std::vector<StoredEvent>> Store::ReadFrom(std::uint64_t position, std::size_t limit) const {
+  if (position == 0) position = 1;
+  const std::uint64_t head = HeadPosition();
+  if (position > head || limit == 0) return std::vector<StoredEvent>{};
+  auto prev = StoredHashBefore(position);
+  if (!prev) return std::unexpected(prev.error());
+  return ScanLog<StoredEvent>(
+      *db_, events_, position, head, limit, *prev,
+      [](std::uint64_t at, std::string_view value, Hash* expected_prev) -> Result<StoredEvent> {
+        auto stored = DecodeStored(at, value);
+        if (!stored) return std::unexpected(stored.error());
+        if (stored->event.envelope.prev_hash != *expected_prev) {
+          return std::unexpected(CorruptionAt(at, "prev_hash does not link to the event before"));
+        }
+        *expected_prev = stored->event.envelope.hash;
+        return stored;
+      });
+}
+
+Result<std::vector<RawEvent>> Store::ReadRawFrom(std::uint64_t position, std::size_t limit) const {
+  if (position == 0) position = 1;
+  const std::uint64_t head = HeadPosition();
+  if (position > head || limit == 0) return std::vector<RawEvent>{};
+  auto prev = StoredHashBefore(position);
+  if (!prev) return std::unexpected(prev.error());
+  return ScanLog<RawEvent>(
+      *db_, events_, position, head, limit, *prev,
+      [](std::uint64_t at, std::string_view value, Hash* expected_prev) -> Result<RawEvent> {
+        if (value.size() <= kHashBytes) return std::unexpected(CorruptionAt(at, "value too short"));
+        RawEvent raw;
+        raw.position = at;
+        std::memcpy(raw.hash.data(), value.data(), kHashBytes);
+        const std::string_view bytes = value.substr(kHashBytes);
+        auto summary = PeekEvent(bytes);
+        if (!summary) return std::unexpected(CorruptionAt(at, summary.error().message));
+        if (summary->position != at) {
+          return std::unexpected(CorruptionAt(at, "stored under the key of another position (" +
+                                                      std::to_string(summary->position) + ")"));
+        }
+        if (summary->prev_hash != *expected_prev) {
+          return std::unexpected(CorruptionAt(at, "prev_hash does not link to the event before"));
+        }
+        if (ChainHash(summary->prev_hash, bytes) != raw.hash) {
+          return std::unexpected(CorruptionAt(at, "hash does not match its bytes"));
+        }
+        raw.type = summary->type;
+        raw.bytes.assign(bytes);
+        *expected_prev = raw.hash;
+        return raw;
+      });
 }
 
 Result<StoredEvent> Store::Read(std::uint64_t position) const {

@@ -34,6 +34,14 @@ struct StoredEvent {
   std::string bytes;  // Canonical single-segment Cap'n Proto message, hash unset.
 };
 
+// An event as stored, not decoded: for relays that forward its bytes (the NATS publisher).
+struct RawEvent {
+  std::uint64_t position = 0;
+  EventType type = EventType::kAccountOpened;
+  Hash hash{};
+  std::string bytes;  // Canonical single-segment Cap'n Proto message, hash unset.
+};
+
 struct IdempotencyRecord {
   Hash fingerprint{};
   std::uint64_t position = 0;
@@ -129,6 +137,10 @@ class Store {
   // SHA-256(prev_hash || bytes), and each links to the one before it.
   [[nodiscard]] Result<std::vector<StoredEvent>> ReadFrom(std::uint64_t position,
                                                           std::size_t limit) const;
+  // ReadFrom's events with the same checks (position, link, hash) but not decoded beyond the
+  // envelope fields the checks need.
+  [[nodiscard]] Result<std::vector<RawEvent>> ReadRawFrom(std::uint64_t position,
+                                                          std::size_t limit) const;
   // One event (kNotFound past the head), its hash checked.
   [[nodiscard]] Result<StoredEvent> Read(std::uint64_t position) const;
   // Up to `limit` events of `stream` with stream_version >= from_version.
@@ -160,6 +172,8 @@ class Store {
   Store() = default;
   [[nodiscard]] Status LoadHead();
   [[nodiscard]] Status LoadLedgerId();
+  // The stored hash of the event before `position` (all zero before position 1), unchecked.
+  [[nodiscard]] Result<Hash> StoredHashBefore(std::uint64_t position) const;
   [[nodiscard]] Status SetLedgerIdUnchecked(std::string_view ledger_id);
 
   std::string path_;

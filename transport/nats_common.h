@@ -7,7 +7,7 @@
 //   Ledger-Position    decimal position
 //   Ledger-Event-Type  e.g. AssetChanged
 //   Ledger-Hash        64 lowercase hex: SHA-256(prev_hash || canonical bytes)
-//   Ledger-Format      capnp | json
+//   Ledger-Format      json for JSON payloads; absent (or capnp) for Cap'n Proto payloads
 // Payload: the canonical Cap'n Proto bytes exactly as stored (capnp), or the event as JSON, the
 // shape GET /v1/events/{position} answers (json).
 #pragma once

@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "ledger/metrics.h"
 #include "ledger/status.h"
@@ -77,7 +78,7 @@ class NatsPublisher {
   void RunSession();
   [[nodiscard]] Status Resync(Session& session);
   [[nodiscard]] Status PublishAvailable(Session& session);
-  [[nodiscard]] Result<NatsMsgPtr> BuildMessage(const StoredEvent& stored);
+  [[nodiscard]] Result<NatsMsgPtr> BuildMessage(const RawEvent& raw);
   void SaveCursor(bool force);
   void SetState(std::string_view state, std::optional<Error> error = std::nullopt);
   void NoteAcked(std::uint64_t position);
@@ -91,6 +92,9 @@ class NatsPublisher {
   const NatsPublisherOptions options_;
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
   std::string ledger_id_;
+  // Indexed by EventType: "<prefix>.<EventType>" and the type's name.
+  std::vector<std::string> subjects_;
+  std::vector<std::string> type_names_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> acked_{0};
