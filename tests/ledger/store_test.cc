@@ -179,6 +179,40 @@ TEST(StoreTest, DetectsAFlippedByteOnRead) {
   ASSERT_FALSE(events.has_value());
   EXPECT_EQ(events.error().kind, ErrorKind::kCorruption);
   EXPECT_NE(events.error().message.find("event 3"), std::string::npos) << events.error().message;
+  auto raw = store->ReadRawFrom(2, 10);
+  ASSERT_FALSE(raw.has_value());
+  EXPECT_EQ(raw.error().kind, ErrorKind::kCorruption);
+  EXPECT_NE(raw.error().message.find("event 3"), std::string::npos) << raw.error().message;
+  // Reading from after the damaged event still checks the link to it: the stored hash of
+  // event 3 is intact, so event 4 links.
+  auto after = store->ReadRawFrom(4, 10);
+  ASSERT_TRUE(after.has_value()) << after.error().message;
+  EXPECT_EQ(after->size(), 2u);
+}
+
+// The raw read gives ReadFrom's bytes, hashes and types, from any position.
+TEST(StoreTest, ReadRawFromMatchesReadFrom) {
+  testing::TempDir dir;
+  auto store = OpenStore(dir.path());
+  AppendEvents(*store, 7);
+  for (std::uint64_t from : {1u, 4u, 7u}) {
+    auto decoded = store->ReadFrom(from, 3);
+    auto raw = store->ReadRawFrom(from, 3);
+    ASSERT_TRUE(decoded.has_value() && raw.has_value());
+    ASSERT_EQ(raw->size(), decoded->size());
+    for (std::size_t i = 0; i < raw->size(); ++i) {
+      EXPECT_EQ((*raw)[i].position, (*decoded)[i].event.envelope.position);
+      EXPECT_EQ((*raw)[i].type, (*decoded)[i].event.envelope.type);
+      EXPECT_EQ((*raw)[i].hash, (*decoded)[i].event.envelope.hash);
+      EXPECT_EQ((*raw)[i].bytes, (*decoded)[i].bytes);
+    }
+  }
+  EXPECT_TRUE(store->ReadRawFrom(8, 3)->empty());
+  auto peeked = PeekEvent((*store->ReadRawFrom(5, 1))[0].bytes);
+  ASSERT_TRUE(peeked.has_value());
+  EXPECT_EQ(peeked->position, 5u);
+  EXPECT_EQ(peeked->prev_hash, (*store->ReadRawFrom(4, 1))[0].hash);
+  EXPECT_FALSE(PeekEvent("not an event").has_value());
 }
 
 TEST(StoreTest, WaitForHeadWakesOnCommit) {
