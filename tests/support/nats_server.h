@@ -1,14 +1,14 @@
 // A real nats-server (Debian's package) with JetStream, on a free loopback port, storing in a
-// temporary directory. Tests kill and restart it to simulate outages; the destructor stops it
-// and removes its files.
+// temporary directory (transport/local_nats_server.h). Tests kill and restart it to simulate
+// outages; the destructor stops it and removes its files.
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "tests/support/temp_dir.h"
+#include "transport/local_nats_server.h"
 
 namespace ledger::testing {
 
@@ -22,20 +22,17 @@ class NatsServer {
   NatsServer& operator=(const NatsServer&) = delete;
 
   // nats://127.0.0.1:<port>
-  [[nodiscard]] std::string url() const;
-  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] std::string url() const { return server_->url(); }
+  [[nodiscard]] std::uint16_t port() const { return server_->port(); }
   // SIGKILL, as a crash would. The store directory stays.
-  void Kill();
+  void Kill() { server_->Kill(); }
   // Starts again on the same port and store directory, waiting until it accepts connections.
   void Restart();
-  [[nodiscard]] bool running() const { return pid_ > 0; }
+  [[nodiscard]] bool running() const { return server_->running(); }
 
  private:
-  void Launch();
-
-  TempDir dir_;
-  std::uint16_t port_ = 0;
-  pid_t pid_ = -1;
+  TempDir dir_;  // Outlives the server (destroyed after it).
+  std::unique_ptr<transport::LocalNatsServer> server_;
 };
 
 }  // namespace ledger::testing

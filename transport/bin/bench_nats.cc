@@ -24,12 +24,7 @@
 // and stops it at the end. With --nats, the stream LEDGER_BENCH_PUBLISH (subjects
 // "ledger-bench-publish.>") on that server is deleted and recreated for every measurement and
 // deleted at the end.
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,6 +49,7 @@
 #include "ledger/metrics.h"
 #include "ledger/store.h"
 #include "transport/bin/bench_common.h"
+#include "transport/local_nats_server.h"
 #include "transport/nats_common.h"
 #include "transport/nats_publisher.h"
 
@@ -70,8 +66,6 @@ constexpr std::int64_t kMeasurementTimeoutMs = 300'000;
 // Latency runs pre-generate their commands and keep five timestamps per command: a bound on
 // their memory (rate x seconds).
 constexpr double kLatencyCommandsMax = 1'000'000;
-constexpr std::array<const char*, 2> kNatsServerPaths = {"/usr/sbin/nats-server",
-                                                         "/usr/bin/nats-server"};
 
 struct PublishOptions {
   std::string nats_url;  // Empty: start a private nats-server.
@@ -101,95 +95,25 @@ double SecondsSince(Clock::time_point start) {
 
 // --- A private nats-server ----------------------------------------------------------------------
 
-sockaddr_in Loopback(std::uint16_t port) {
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(port);
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return address;
-}
-
-// A loopback port the kernel considers free right now.
-std::uint16_t FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) Die("socket() failed");
-  sockaddr_in address = Loopback(0);
-  socklen_t length = sizeof address;
-  const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-                     ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
-  ::close(fd);
-  if (!bound) Die("cannot bind a loopback port");
-  return ntohs(address.sin_port);
-}
-
-bool Accepts(std::uint16_t port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in address = Loopback(port);
-  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return ok;
-}
-
-const char* NatsServerPath() {
-  for (const char* path : kNatsServerPaths) {
-    if (::access(path, X_OK) == 0) return path;
-  }
-  Die("nats-server is missing (looked in /usr/sbin and /usr/bin): install the nats-server "
-      "package or pass --nats URL");
-}
-
-// nats-server with JetStream on a free loopback port, storing in a temp dir. The destructor
-// sends SIGTERM, waits for it and removes the dir; the child also gets SIGTERM if this process
-// dies first.
+// nats-server with JetStream on a free loopback port, storing in a temp dir that is removed
+// after the server stopped.
 class PrivateNatsServer {
  public:
-  PrivateNatsServer() : dir_("", "nats"), port_(FreePort()) {
-    const char* binary = NatsServerPath();
-    const std::string port = std::to_string(port_);
-    const std::string store = dir_.path() + "/jetstream";
-    log_ = dir_.path() + "/nats-server.log";
-    pid_ = ::fork();
-    if (pid_ < 0) Die("fork() failed");
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-      const int null = ::open("/dev/null", O_RDWR);
-      ::dup2(null, STDIN_FILENO);
-      ::dup2(null, STDOUT_FILENO);
-      ::dup2(null, STDERR_FILENO);
-      const char* argv[] = {binary, "-js",        "-sd", store.c_str(), "-a",   "127.0.0.1",
-                            "-p",   port.c_str(), "-l",  log_.c_str(),  nullptr};
-      ::execv(binary, const_cast<char* const*>(argv));
-      ::_exit(127);
-    }
-    WaitUntilAccepting();
+  PrivateNatsServer() : dir_("", "nats") {
+    auto server = transport::LocalNatsServer::Start(dir_.path());
+    if (!server) Die(server.error().message + " (or pass --nats URL)");
+    server_ = std::move(*server);
   }
-  ~PrivateNatsServer() {
-    ::kill(pid_, SIGTERM);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  ~PrivateNatsServer() { server_.reset(); }
   PrivateNatsServer(const PrivateNatsServer&) = delete;
   PrivateNatsServer& operator=(const PrivateNatsServer&) = delete;
 
-  [[nodiscard]] std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
-  [[nodiscard]] pid_t pid() const { return pid_; }
+  [[nodiscard]] std::string url() const { return server_->url(); }
+  [[nodiscard]] pid_t pid() const { return server_->pid(); }
 
  private:
-  void WaitUntilAccepting() {
-    const auto deadline = Clock::now() + std::chrono::seconds(20);
-    while (!Accepts(port_)) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_)
-        Die("nats-server exited at start; see " + log_);
-      if (Clock::now() > deadline) Die("nats-server did not accept connections within 20 s");
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-
-  TempOrGiven dir_;  // Removed after the destructor's body stopped the server.
-  std::uint16_t port_;
-  std::string log_;
-  pid_t pid_ = -1;
+  TempOrGiven dir_;  // Removed after the server stopped.
+  std::unique_ptr<transport::LocalNatsServer> server_;
 };
 
 // --- JetStream helpers --------------------------------------------------------------------------

@@ -28,6 +28,7 @@
 #include "ledger/event_codec.h"
 #include "transport/json_events.h"
 #include "transport/nats_common.h"
+#include "transport/bin/cli.h"
 #include "transport/url.h"
 
 namespace {
@@ -121,27 +122,12 @@ bool ApplyFlag(std::string_view name, std::string_view value, Flags* flags) {
 
 Flags ParseFlags(int argc, char** argv) {
   Flags flags;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
-      std::exit(kExitDone);
-    }
-    std::string_view name = arg;
-    std::optional<std::string_view> value;
-    if (const std::size_t equals = arg.find('=');
-        arg.starts_with("--") && equals != std::string_view::npos) {
-      name = arg.substr(0, equals);
-      value = arg.substr(equals + 1);
-    } else if (i + 1 < argc) {
-      value = argv[++i];
-    }
-    if (!arg.starts_with("--")) UsageError("unexpected argument " + std::string(arg));
-    if (!value) UsageError("flag " + std::string(name) + " needs a value");
-    if (!ApplyFlag(name, *value, &flags)) {
-      UsageError("invalid value for " + std::string(name) + ": '" + std::string(*value) + "'");
-    }
-  }
+  cli::ParseFlags(
+      argc, argv, kUsage,
+      [&flags](std::string_view name, std::string_view value) {
+        return ApplyFlag(name, value, &flags);
+      },
+      [](const std::string& message) { UsageError(message); });
   if (!flags.has_url) UsageError("--nats is required");
   if (auto valid = transport::ValidateStreamOptions(flags.nats); !valid) {
     UsageError(valid.error().message);
