@@ -55,6 +55,15 @@ class TailProcess : public ::ledger::testing::Process {
   }
 };
 
+// Appends the next `count` lines `tail` prints to `lines` (a failure if they do not come).
+void ReadLines(TailProcess& tail, int count, std::vector<std::string>* lines) {
+  for (int i = 0; i < count; ++i) {
+    auto line = tail.ReadLine(kTimeout);
+    ASSERT_TRUE(line.has_value()) << tail.Stderr();
+    lines->push_back(*line);
+  }
+}
+
 // What one run of ledger-tail to its end produced.
 struct TailRun {
   std::optional<int> exit_code;  // nullopt: still running after kTimeout (then killed).
@@ -352,11 +361,7 @@ TEST_F(LedgerTailTest, FollowsAcrossANatsRestart) {
   ASSERT_NO_FATAL_FAILURE(Append(3));
   TailProcess tail(Args({"--from", "1", "--count", "5", "--idle-exit", "30"}));
   std::vector<std::string> lines;
-  for (int i = 0; i < 3; ++i) {
-    auto line = tail.ReadLine(kTimeout);
-    ASSERT_TRUE(line.has_value()) << tail.Stderr();
-    lines.push_back(*line);
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadLines(tail, 3, &lines));
   nats_.Kill();
   nats_.Restart();
   ASSERT_NO_FATAL_FAILURE(Append(2));
@@ -369,11 +374,7 @@ TEST_F(LedgerTailTest, WrongHashWhileFollowingExitsOneNamingThePosition) {
   ASSERT_NO_FATAL_FAILURE(Append(3));
   TailProcess tail(Args({"--from", "1", "--idle-exit", "30"}));
   std::vector<std::string> lines;
-  for (int i = 0; i < 3; ++i) {
-    auto line = tail.ReadLine(kTimeout);
-    ASSERT_TRUE(line.has_value()) << tail.Stderr();
-    lines.push_back(*line);
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadLines(tail, 3, &lines));
   EXPECT_EQ(lines, ExpectedLines(1, 3));
   // The next position, linked right, but its Ledger-Hash is not the hash of its bytes.
   std::string bytes;
@@ -406,11 +407,7 @@ TEST_F(LedgerTailTest, DuplicatePositionExitsOne) {
   ASSERT_NO_FATAL_FAILURE(Append(3));
   TailProcess tail(Args({"--from", "1", "--idle-exit", "30"}));
   std::vector<std::string> lines;
-  for (int i = 0; i < 3; ++i) {
-    auto line = tail.ReadLine(kTimeout);
-    ASSERT_TRUE(line.has_value()) << tail.Stderr();
-    lines.push_back(*line);
-  }
+  ASSERT_NO_FATAL_FAILURE(ReadLines(tail, 3, &lines));
   EXPECT_EQ(lines, ExpectedLines(1, 3));
   // Shrink the duplicate window so the stream stores a second copy of position 3.
   jsStreamInfo* info = nullptr;
