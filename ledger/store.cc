@@ -125,6 +125,13 @@ Result<StoredEvent> DecodeStored(std::uint64_t position, std::string_view value)
 
 }  // namespace
 
+std::unique_ptr<rocksdb::Iterator> NewKeyOrderIterator(rocksdb::DB& db,
+                                                      rocksdb::ColumnFamilyHandle& family,
+                                                      rocksdb::ReadOptions options) {
+  options.total_order_seek = true;
+  return std::unique_ptr<rocksdb::Iterator>(db.NewIterator(options, &family));
+}
+
 void AppendBigEndian64(std::uint64_t value, std::string* out) {
   char bytes[8];
   for (int i = 7; i >= 0; --i) {

@@ -197,6 +197,11 @@ class Store {
   std::string ledger_id_;  // Guarded by head_mutex_.
 };
 
+// An iterator over every key of `family` in key order. Families with a hashed memtable (the
+// point-lookup ones) iterate in order only with total_order_seek, which this sets.
+[[nodiscard]] std::unique_ptr<rocksdb::Iterator> NewKeyOrderIterator(
+    rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family, rocksdb::ReadOptions options = {});
+
 // Big-endian fixed-width encodings used in keys (so byte order is numeric order).
 void AppendBigEndian64(std::uint64_t value, std::string* out);
 [[nodiscard]] std::uint64_t ReadBigEndian64(const char* bytes);

@@ -16,6 +16,7 @@
 
 #include "ledger/event.h"
 #include "ledger/limits.h"
+#include "ledger/scratch_dir.h"
 #include "ledger/status.h"
 #include "ledger/store.h"
 #include "projections/projection.h"
@@ -29,22 +30,6 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFinding = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitCannotRun = 3;
-
-// A fresh directory under the system temp dir, removed (with its contents) on destruction.
-class ScratchDir {
- public:
-  // kUnavailable "io_error" if it cannot be created. `purpose` goes into its name.
-  [[nodiscard]] static Result<ScratchDir> Create(std::string_view purpose);
-  ScratchDir() = default;  // Holds nothing.
-  ScratchDir(ScratchDir&& other) noexcept : path_(std::exchange(other.path_, {})) {}
-  ScratchDir& operator=(ScratchDir&& other) noexcept;
-  ~ScratchDir();
-  [[nodiscard]] const std::string& path() const { return path_; }
-
- private:
-  void Remove();
-  std::string path_;
-};
 
 // A data dir opened for an audit: a RocksDB secondary instance of DIR (works whether or not a
 // ledgerd has DIR open, and never writes to DIR), with every projection column family. Its

@@ -293,9 +293,7 @@ bool IsHoldersLayoutKey(ProjectionId id, std::string_view key) {
 
 // Every key of a column family, in order (whole-key families included).
 std::unique_ptr<rocksdb::Iterator> FullScan(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family) {
-  rocksdb::ReadOptions options;
-  options.total_order_seek = true;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(options, &family));
+  auto it = NewKeyOrderIterator(db, family);
   it->SeekToFirst();
   return it;
 }

@@ -569,9 +569,7 @@ Result<Finding> ScanIndex(Store& store, std::string_view family, std::string_vie
   rocksdb::ReadOptions options;
   options.fill_cache = false;
   options.readahead_size = kEventsReadaheadBytes;
-  options.total_order_seek = true;
-  std::unique_ptr<rocksdb::Iterator> it(
-      store.db()->NewIterator(options, store.ColumnFamily(family)));
+  auto it = NewKeyOrderIterator(*store.db(), *store.ColumnFamily(family), options);
   Finding finding;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     const std::string_view key = it->key().ToStringView();

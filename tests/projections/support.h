@@ -48,7 +48,7 @@ class Counting final : public Projection {
 inline std::vector<std::pair<std::string, std::string>> Contents(
     rocksdb::DB& db, rocksdb::ColumnFamilyHandle& family) {
   std::vector<std::pair<std::string, std::string>> contents;
-  std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(rocksdb::ReadOptions(), &family));
+  auto it = NewKeyOrderIterator(db, family);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     contents.emplace_back(it->key().ToString(), it->value().ToString());
   }

@@ -175,13 +175,9 @@ TEST_F(ReplayOnceTest, RebuildThroughThePassEqualsTheServersRunner) {
     EXPECT_EQ(*reached, head);
   }
   // Same batch boundaries, so even the holders bitmap's layout is the same: every key equal.
-  rocksdb::ReadOptions options;
-  options.total_order_seek = true;
   for (const std::string& family : ReadModels::ColumnFamilies()) {
-    std::unique_ptr<rocksdb::Iterator> a(
-        (*shared)->db()->NewIterator(options, (*shared)->ColumnFamily(family)));
-    std::unique_ptr<rocksdb::Iterator> b(
-        (*reference)->db()->NewIterator(options, (*reference)->ColumnFamily(family)));
+    auto a = NewKeyOrderIterator(*(*shared)->db(), *(*shared)->ColumnFamily(family));
+    auto b = NewKeyOrderIterator(*(*reference)->db(), *(*reference)->ColumnFamily(family));
     std::size_t keys = 0;
     for (a->SeekToFirst(), b->SeekToFirst(); a->Valid() && b->Valid(); a->Next(), b->Next()) {
       ASSERT_EQ(a->key().ToString(), b->key().ToString()) << family;

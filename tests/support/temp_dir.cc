@@ -3,20 +3,16 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <stdexcept>
 
 namespace ledger::testing {
 
 TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "ledger-test-XXXXXX").string();
-  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
+  auto dir = ScratchDir::Create("test");
+  if (!dir) {
+    std::fprintf(stderr, "TempDir: %s\n", dir.error().message.c_str());
+    std::abort();
+  }
+  dir_ = std::move(*dir);
 }
 
 unsigned long long TestSeed() {

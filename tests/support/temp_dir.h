@@ -3,20 +3,21 @@
 
 #include <string>
 
+#include "ledger/scratch_dir.h"
+
 namespace ledger::testing {
 
 class TempDir {
  public:
-  TempDir();
-  ~TempDir();
+  TempDir();  // Aborts the test run if the directory cannot be created.
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] const std::string& path() const { return dir_.path(); }
   // path() + "/" + name.
-  [[nodiscard]] std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+  [[nodiscard]] std::string Sub(const std::string& name) const { return path() + "/" + name; }
 
  private:
-  std::string path_;
+  ScratchDir dir_;
 };
 
 // A seed for randomized tests: $LEDGER_TEST_SEED if set, else from the clock. Printed so a

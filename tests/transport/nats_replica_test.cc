@@ -12,6 +12,7 @@
 
 #include "ledger/event_codec.h"
 #include "projections/read_models.h"
+#include "tests/projections/support.h"
 #include "tests/transport/nats_fixture.h"
 #include "transport/nats_replica.h"
 
@@ -20,21 +21,10 @@ namespace {
 
 using projections::ProjectionId;
 using projections::ReadModels;
+using projections::testing::Contents;
 using testing::LedgerNode;
 
 constexpr std::int64_t kWaitUs = 60'000'000;
-
-std::vector<std::pair<std::string, std::string>> Contents(Store& store, ProjectionId id,
-                                                          ReadModels& models) {
-  std::vector<std::pair<std::string, std::string>> rows;
-  rocksdb::ReadOptions options;
-  options.total_order_seek = true;  // Point-lookup families have a hashed memtable.
-  std::unique_ptr<rocksdb::Iterator> it(store.db()->NewIterator(options, &models.Family(id)));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    rows.emplace_back(it->key().ToString(), it->value().ToString());
-  }
-  return rows;
-}
 
 TimestampUs NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -231,8 +221,8 @@ class NatsReplicaTest : public ::testing::Test {
         EXPECT_EQ(replica.models().holders().CheckMany(users, &position), expected);
         continue;
       }
-      const auto expected = Contents(writer_->store(), id, *writer_models_);
-      const auto actual = Contents(replica.store(), id, replica.models());
+      const auto expected = Contents(*writer_->store().db(), writer_models_->Family(id));
+      const auto actual = Contents(*replica.store().db(), replica.models().Family(id));
       EXPECT_GT(expected.size(), 1u) << ReadModels::Name(id);
       EXPECT_TRUE(actual == expected) << ReadModels::Name(id) << ": " << actual.size()
                                       << " rows on the replica, " << expected.size()

@@ -1,7 +1,6 @@
 #include "transport/bin/bench_common.h"
 
 #include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -80,21 +79,17 @@ std::vector<commands::Command> MakeChangeAssetCommands(std::size_t count, std::u
   return commands;
 }
 
-TempOrGiven::TempOrGiven(const std::string& given, std::string_view purpose)
-    : path_(given), temporary_(given.empty()) {
-  if (temporary_) {
-    path_ = (std::filesystem::temp_directory_path() /
-             ("ledger-bench-" + std::string(purpose) + "-" + std::to_string(getpid())))
-                .string();
+TempOrGiven::TempOrGiven(const std::string& given, std::string_view purpose) : path_(given) {
+  if (given.empty()) {
+    auto scratch = ScratchDir::Create("bench-" + std::string(purpose));
+    if (!scratch) Die(scratch.error().message);
+    scratch_ = std::move(*scratch);
+    path_ = scratch_.path();
+    return;
   }
-  std::filesystem::create_directories(path_);
-}
-
-TempOrGiven::~TempOrGiven() {
-  if (temporary_) {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
+  std::error_code error;
+  std::filesystem::create_directories(path_, error);
+  if (error) Die("cannot create " + path_ + ": " + error.message());
 }
 
 }  // namespace ledger::bench

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "commands/command.h"
+#include "ledger/scratch_dir.h"
 
 namespace ledger::bench {
 
@@ -50,14 +51,13 @@ Number ParseNumber(const std::string& flag, const std::string& value) {
 class TempOrGiven {
  public:
   TempOrGiven(const std::string& given, std::string_view purpose);
-  ~TempOrGiven();
   TempOrGiven(const TempOrGiven&) = delete;
   TempOrGiven& operator=(const TempOrGiven&) = delete;
   [[nodiscard]] const std::string& path() const { return path_; }
 
  private:
+  ScratchDir scratch_;  // Holds nothing when `given` was used.
   std::string path_;
-  bool temporary_;
 };
 
 // Subcommands in bench_reads.cc.
