@@ -230,10 +230,9 @@ std::string MessageId(std::string_view ledger_id, std::uint64_t position) {
   return id;
 }
 
-std::optional<std::string_view> HeaderValue(natsMsg* message, std::string_view name) {
+std::optional<std::string_view> HeaderValue(natsMsg* message, const char* name) {
   const char* value = nullptr;
-  const std::string key(name);
-  if (natsMsgHeader_Get(message, key.c_str(), &value) != NATS_OK || value == nullptr) {
+  if (natsMsgHeader_Get(message, name, &value) != NATS_OK || value == nullptr) {
     return std::nullopt;
   }
   return std::string_view(value);
@@ -241,7 +240,7 @@ std::optional<std::string_view> HeaderValue(natsMsg* message, std::string_view n
 
 Result<LedgerHeaders> ReadLedgerHeaders(natsMsg* message) {
   LedgerHeaders headers;
-  auto required = [message](std::string_view name) -> Result<std::string_view> {
+  auto required = [message](const char* name) -> Result<std::string_view> {
     auto value = HeaderValue(message, name);
     if (!value) return std::unexpected(BadMessage("header " + std::string(name) + " is missing"));
     return *value;

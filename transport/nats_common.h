@@ -25,11 +25,12 @@
 
 namespace ledger::transport {
 
-inline constexpr std::string_view kHeaderMsgId = "Nats-Msg-Id";
-inline constexpr std::string_view kHeaderPosition = "Ledger-Position";
-inline constexpr std::string_view kHeaderEventType = "Ledger-Event-Type";
-inline constexpr std::string_view kHeaderHash = "Ledger-Hash";
-inline constexpr std::string_view kHeaderFormat = "Ledger-Format";
+// C strings: libnats takes header names as such.
+inline constexpr char kHeaderMsgId[] = "Nats-Msg-Id";
+inline constexpr char kHeaderPosition[] = "Ledger-Position";
+inline constexpr char kHeaderEventType[] = "Ledger-Event-Type";
+inline constexpr char kHeaderHash[] = "Ledger-Hash";
+inline constexpr char kHeaderFormat[] = "Ledger-Format";
 
 enum class PayloadFormat { kCapnp, kJson };
 [[nodiscard]] std::string_view PayloadFormatName(PayloadFormat format);
@@ -123,7 +124,7 @@ struct LedgerHeaders {
 };
 // kCorruption "bad_message" naming the missing or malformed header.
 [[nodiscard]] Result<LedgerHeaders> ReadLedgerHeaders(natsMsg* message);
-// The value of header `name`, or nullopt.
-[[nodiscard]] std::optional<std::string_view> HeaderValue(natsMsg* message, std::string_view name);
+// The value of header `name`, or nullopt. Allocates nothing (called per message).
+[[nodiscard]] std::optional<std::string_view> HeaderValue(natsMsg* message, const char* name);
 
 }  // namespace ledger::transport

@@ -1,8 +1,8 @@
 #include "transport/nats_publisher.h"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
 #include <utility>
 
@@ -64,12 +64,8 @@ NatsPublisher::NatsPublisher(Store& store, Metrics& metrics, NatsPublisherOption
                                  "Failed connects, refused publishes and missing acks")) {
   for (EventType type : kAllEventTypes) {
     const auto index = static_cast<std::size_t>(type);
-    if (index >= subjects_.size()) {
-      subjects_.resize(index + 1);
-      type_names_.resize(index + 1);
-    }
+    if (index >= subjects_.size()) subjects_.resize(index + 1);
     subjects_[index] = EventSubject(options_.stream.subject_prefix, type);
-    type_names_[index] = std::string(EventTypeName(type));
   }
 }
 
@@ -166,10 +162,9 @@ void NatsPublisher::OnAck(jsCtx*, natsMsg* message, jsPubAck* ack, jsPubAckErr* 
                           void* closure) {
   auto* self = static_cast<NatsPublisher*>(closure);
   if (ack != nullptr) {
-    const char* text = nullptr;
-    if (natsMsgHeader_Get(message, kHeaderPosition.data(), &text) == NATS_OK && text != nullptr) {
+    if (auto text = HeaderValue(message, kHeaderPosition)) {
       std::uint64_t position = 0;
-      std::from_chars(text, text + std::strlen(text), position);
+      std::from_chars(text->data(), text->data() + text->size(), position);
       self->NoteAcked(position);
     }
     self->acks_.Add();
@@ -311,7 +306,7 @@ Status NatsPublisher::Resync(Session& session) {
     last = *tail->last_position;
   } else if (tail->last_sequence > 0) {
     // The stream's limits removed every message: go on after the last acknowledged one.
-    last = saved_cursor_ > acked_.load() ? saved_cursor_ : acked_.load();
+    last = std::max(saved_cursor_, acked_.load());
   }
   const std::uint64_t head = store_.HeadPosition();
   if (last > head) {
@@ -353,12 +348,13 @@ Result<NatsMsgPtr> NatsPublisher::BuildMessage(const RawEvent& raw) {
   *std::to_chars(position, position + sizeof position - 1, raw.position).ptr = '\0';
   char hash[kHashHexChars + 1];
   HashToHexChars(raw.hash, hash);
-  s = natsMsgHeader_Set(message, kHeaderPosition.data(), position);
-  if (s == NATS_OK) s = natsMsgHeader_Set(message, kHeaderEventType.data(), type_names_[type_index].c_str());
-  if (s == NATS_OK) s = natsMsgHeader_Set(message, kHeaderHash.data(), hash);
+  s = natsMsgHeader_Set(message, kHeaderPosition, position);
+  // EventTypeName returns a string literal: NUL-terminated.
+  if (s == NATS_OK) s = natsMsgHeader_Set(message, kHeaderEventType, EventTypeName(raw.type).data());
+  if (s == NATS_OK) s = natsMsgHeader_Set(message, kHeaderHash, hash);
   // Absent means capnp: one header less per message on the default path.
   if (s == NATS_OK && options_.format == PayloadFormat::kJson) {
-    s = natsMsgHeader_Set(message, kHeaderFormat.data(), PayloadFormatName(options_.format).data());
+    s = natsMsgHeader_Set(message, kHeaderFormat, PayloadFormatName(options_.format).data());
   }
   if (s != NATS_OK) return std::unexpected(NatsError("setting message headers", s));
   return owned;

@@ -92,9 +92,8 @@ class NatsPublisher {
   const NatsPublisherOptions options_;
   rocksdb::ColumnFamilyHandle* outbox_ = nullptr;
   std::string ledger_id_;
-  // Indexed by EventType: "<prefix>.<EventType>" and the type's name.
+  // "<prefix>.<EventType>", indexed by EventType ("" for values that name no type).
   std::vector<std::string> subjects_;
-  std::vector<std::string> type_names_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> acked_{0};

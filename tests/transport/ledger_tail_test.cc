@@ -25,6 +25,7 @@
 #include "ledger/store.h"
 #include "tests/support/nats_server.h"
 #include "tests/support/process.h"
+#include "tests/transport/binaries.h"
 #include "tests/support/temp_dir.h"
 #include "transport/json_events.h"
 #include "transport/nats_common.h"
@@ -33,10 +34,7 @@
 namespace ledger::transport {
 namespace {
 
-#ifndef LEDGER_TAIL_PATH
-#error "LEDGER_TAIL_PATH must name the ledger-tail binary (transport/CMakeLists.txt defines it)"
-#endif
-constexpr const char* kLedgerTailPath = LEDGER_TAIL_PATH;
+using testing::kLedgerTailPath;
 
 // Upper bound for anything a test waits on; every ledger-tail run also has --count or
 // --idle-exit, so a missing check fails the test instead of hanging it.
@@ -170,11 +168,11 @@ class LedgerTailTest : public ::testing::Test {
     const std::string position_text = std::to_string(position);
     const std::string type(EventTypeName(event.envelope.type));
     const std::string hash = HashToHex(header_hash);
-    ASSERT_EQ(natsMsgHeader_Set(raw, kHeaderMsgId.data(), id.c_str()), NATS_OK);
-    ASSERT_EQ(natsMsgHeader_Set(raw, kHeaderPosition.data(), position_text.c_str()), NATS_OK);
-    ASSERT_EQ(natsMsgHeader_Set(raw, kHeaderEventType.data(), type.c_str()), NATS_OK);
-    ASSERT_EQ(natsMsgHeader_Set(raw, kHeaderHash.data(), hash.c_str()), NATS_OK);
-    ASSERT_EQ(natsMsgHeader_Set(raw, kHeaderFormat.data(), PayloadFormatName(format).data()),
+    ASSERT_EQ(natsMsgHeader_Set(raw, kHeaderMsgId, id.c_str()), NATS_OK);
+    ASSERT_EQ(natsMsgHeader_Set(raw, kHeaderPosition, position_text.c_str()), NATS_OK);
+    ASSERT_EQ(natsMsgHeader_Set(raw, kHeaderEventType, type.c_str()), NATS_OK);
+    ASSERT_EQ(natsMsgHeader_Set(raw, kHeaderHash, hash.c_str()), NATS_OK);
+    ASSERT_EQ(natsMsgHeader_Set(raw, kHeaderFormat, PayloadFormatName(format).data()),
               NATS_OK);
     jsPubAck* ack = nullptr;
     jsErrCode code = static_cast<jsErrCode>(0);

@@ -17,16 +17,14 @@
 #include <vector>
 
 #include "tests/support/process.h"
+#include "tests/transport/binaries.h"
 #include "tests/support/temp_dir.h"
 #include "transport/http_client.h"
 
 namespace ledger::transport {
 namespace {
 
-#ifndef LEDGERD_PATH
-#error "LEDGERD_PATH must name the ledgerd binary (transport/CMakeLists.txt defines it)"
-#endif
-constexpr const char* kLedgerdPath = LEDGERD_PATH;
+using testing::kLedgerdPath;
 
 using ::ledger::testing::AdminToken;
 using ::ledger::testing::Process;

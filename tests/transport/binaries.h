@@ -1,0 +1,17 @@
+// The built binaries the transport tests run as processes (transport/CMakeLists.txt defines
+// their paths for transport_test).
+#pragma once
+
+#ifndef LEDGERD_PATH
+#error "LEDGERD_PATH must name the ledgerd binary (transport/CMakeLists.txt defines it)"
+#endif
+#ifndef LEDGER_TAIL_PATH
+#error "LEDGER_TAIL_PATH must name the ledger-tail binary (transport/CMakeLists.txt defines it)"
+#endif
+
+namespace ledger::transport::testing {
+
+inline constexpr const char* kLedgerdPath = LEDGERD_PATH;
+inline constexpr const char* kLedgerTailPath = LEDGER_TAIL_PATH;
+
+}  // namespace ledger::transport::testing
