@@ -103,4 +103,28 @@ inline constexpr std::size_t kReconcileDiffsShownMax = 20;
 // Keys per write when reconcile --repair rewrites a projection's column family.
 inline constexpr std::size_t kRepairBatchKeysMax = 10'000;
 
+// --- Search: the Elasticsearch-compatible projection (docs/search.md) ------------------------
+// from + size of one search (Elasticsearch's index.max_result_window).
+inline constexpr std::uint32_t kSearchWindowMax = 10'000;
+// Values of one terms query (Elasticsearch's index.max_terms_count).
+inline constexpr std::size_t kSearchTermsMax = 65'536;
+// Leaf and bool clauses in one query (Elasticsearch's indices.query.bool.max_clause_count).
+inline constexpr std::size_t kSearchClausesMax = 1'024;
+// Nesting of the JSON body of a search (bool clauses nest 3 JSON levels each).
+inline constexpr std::size_t kSearchJsonDepthMax = 64;
+// Body of a search, count or report definition.
+inline constexpr std::size_t kSearchBodyBytesMax = 1024 * 1024;
+// Buckets of one search's aggregations, sub-aggregations included (search.max_buckets).
+inline constexpr std::size_t kSearchBucketsMax = 65'536;
+// Aggregations in one search, sub-aggregations included.
+inline constexpr std::size_t kSearchAggregationsMax = 100;
+// Tokens are cut to this many bytes (the standard analyzer's max_token_length).
+inline constexpr std::size_t kSearchTokenBytesMax = 255;
+// Saved reports, and the length of a report's name.
+inline constexpr std::size_t kSearchReportsMax = 1'000;
+inline constexpr std::size_t kSearchReportNameBytesMax = 255;
+// hits.total counts up to this many matches unless the request sets track_total_hits
+// (Elasticsearch's default); the rest is reported as relation "gte".
+inline constexpr std::uint64_t kSearchTrackTotalHitsDefault = 10'000;
+
 }  // namespace ledger

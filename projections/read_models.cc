@@ -18,6 +18,7 @@ constexpr std::array<Definition, kProjectionCount> kDefinitions = {{
     {WalletsProjection::kName, true},
     {StatementsProjection::kName, false},
     {HoldersProjection::kName, true},
+    {SearchProjection::kName, false},
 }};
 
 }  // namespace
@@ -34,6 +35,8 @@ std::unique_ptr<Projection> ReadModels::MakeProjection(ProjectionId id) {
       return std::make_unique<StatementsProjection>();
     case ProjectionId::kHolders:
       return std::make_unique<HoldersProjection>();
+    case ProjectionId::kSearch:
+      return std::make_unique<SearchProjection>();
   }
   LEDGER_ASSERT(false && "unknown projection id");
   return nullptr;
@@ -51,11 +54,17 @@ const HoldersProjection& ReadModels::holders() const {
       *slots_[static_cast<std::size_t>(ProjectionId::kHolders)].projection);
 }
 
+const SearchProjection& ReadModels::search() const {
+  return static_cast<const SearchProjection&>(
+      *slots_[static_cast<std::size_t>(ProjectionId::kSearch)].projection);
+}
+
 std::vector<std::string> ReadModels::ColumnFamilies() {
   std::vector<std::string> families;
   for (const Definition& definition : kDefinitions) {
     families.push_back(ColumnFamilyName(definition.name));
   }
+  families.emplace_back(kSearchReportsFamily);
   return families;
 }
 
@@ -75,17 +84,41 @@ Result<std::unique_ptr<ReadModels>> ReadModels::Create(Store& store, Metrics& me
     LEDGER_ASSERT(slot.projection->Name() == kDefinitions[i].name);
     slot.family = store.ColumnFamily(ColumnFamilyName(kDefinitions[i].name));
     if (slot.family == nullptr) {
-      return Fail(ErrorKind::kInternal, "internal",
-                  "the store was opened without column family " +
-                      ColumnFamilyName(kDefinitions[i].name));
+      return Fail(
+          ErrorKind::kInternal, "internal",
+          "the store was opened without column family " + ColumnFamilyName(kDefinitions[i].name));
     }
     slot.runner = std::make_unique<ProjectionRunner>(models->source_, *store.db(), *slot.family,
                                                      *slot.projection, metrics);
   }
+  const SearchProjection* search = &models->search();
+  for (std::size_t i = 0; i < kSearchIndexCount; ++i) {
+    const auto index = static_cast<SearchIndexId>(i);
+    const Labels labels = {{"index", std::string(SearchIndexName(index))}};
+    metrics.SetGaugeFunction(
+        "ledger_search_documents", "Documents in each search index (published).",
+        [search, index] { return static_cast<double>(search->DocumentCount(index)); }, labels);
+    metrics.SetGaugeFunction(
+        "ledger_search_memory_bytes",
+        "Approximate heap bytes of each search index's in-memory structures.",
+        [search, index] { return static_cast<double>(search->MemoryBytes(index)); }, labels);
+  }
+  models->reports_family_ = store.ColumnFamily(std::string(kSearchReportsFamily));
+  if (models->reports_family_ == nullptr) {
+    return Fail(ErrorKind::kInternal, "internal",
+                "the store was opened without column family " + std::string(kSearchReportsFamily));
+  }
   return models;
 }
 
-ReadModels::~ReadModels() { Stop(); }
+ReadModels::~ReadModels() {
+  Stop();
+  for (std::size_t i = 0; i < kSearchIndexCount; ++i) {
+    const Labels labels = {{"index", std::string(SearchIndexName(static_cast<SearchIndexId>(i)))}};
+    metrics_.RemoveGaugeFunction("ledger_search_documents", labels);
+    metrics_.RemoveGaugeFunction("ledger_search_memory_bytes", labels);
+  }
+}
 
 Status ReadModels::Start() {
   for (Slot& slot : slots_) {

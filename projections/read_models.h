@@ -17,11 +17,23 @@
 #include "projections/accounts_projection.h"
 #include "projections/holders_projection.h"
 #include "projections/projection_runner.h"
+#include "projections/search_projection.h"
 
 namespace ledger::projections {
 
-enum class ProjectionId : std::uint8_t { kAccounts, kEntries, kWallets, kStatements, kHolders };
-inline constexpr std::size_t kProjectionCount = 5;
+enum class ProjectionId : std::uint8_t {
+  kAccounts,
+  kEntries,
+  kWallets,
+  kStatements,
+  kHolders,
+  kSearch,
+};
+inline constexpr std::size_t kProjectionCount = 6;
+
+// The column family of the saved search reports (PUT /_reports/{name}): read-side settings,
+// not a projection, so neither replay nor repair touches it.
+inline constexpr std::string_view kSearchReportsFamily = "search_reports";
 
 // What GET /v1/projections reports for one projection.
 struct ProjectionStatus {
@@ -33,7 +45,8 @@ struct ProjectionStatus {
 
 class ReadModels {
  public:
-  // Column families ledgerd must open the Store with, and those of them read by whole key only
+  // Column families ledgerd must open the Store with (every projection's, then
+  // kSearchReportsFamily), and those of them read by whole key only
   // (StoreOptions::extra_column_families / point_lookup_families).
   [[nodiscard]] static std::vector<std::string> ColumnFamilies();
   [[nodiscard]] static std::vector<std::string> PointLookupFamilies();
@@ -59,6 +72,10 @@ class ReadModels {
   [[nodiscard]] rocksdb::DB& db() const { return *store_.db(); }
   // The holders bitmap, readable from any thread.
   [[nodiscard]] const HoldersProjection& holders() const;
+  // The search indexes, readable from any thread.
+  [[nodiscard]] const SearchProjection& search() const;
+  // The saved reports' column family (kSearchReportsFamily).
+  [[nodiscard]] rocksdb::ColumnFamilyHandle& ReportsFamily() const { return *reports_family_; }
   [[nodiscard]] std::vector<ProjectionStatus> Statuses() const;
 
  private:
@@ -73,6 +90,7 @@ class ReadModels {
   Metrics& metrics_;
   StoreEventSource source_;
   std::array<Slot, kProjectionCount> slots_;
+  rocksdb::ColumnFamilyHandle* reports_family_ = nullptr;
 };
 
 }  // namespace ledger::projections

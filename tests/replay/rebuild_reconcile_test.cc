@@ -206,7 +206,9 @@ TEST_F(RebuildReconcileTest, RebuildAllEqualsTheLiveProjections) {
                               .read_only = true,
                               .extra_column_families = ReadModels::ColumnFamilies()});
   ASSERT_TRUE(rebuilt.has_value()) << rebuilt.error().message;
-  for (const std::string& family : ReadModels::ColumnFamilies()) {
+  for (std::size_t i = 0; i < projections::kProjectionCount; ++i) {
+    const std::string family =
+        projections::ColumnFamilyName(ReadModels::Name(static_cast<ProjectionId>(i)));
     const auto live = Contents(*store_->db(), *store_->ColumnFamily(family));
     const auto replay = Contents(*(*rebuilt)->db(), *(*rebuilt)->ColumnFamily(family));
     EXPECT_GT(live.size(), 1u) << family;

@@ -150,10 +150,10 @@ TEST_F(ReplayOnceTest, RebuildThroughThePassEqualsTheServersRunner) {
   auto shared = OpenFreshViewStore(dir_->Sub("shared"));
   ASSERT_TRUE(shared.has_value()) << shared.error().message;
   std::vector<ReplayJob> jobs;
-  for (const std::string& family : ReadModels::ColumnFamilies()) {
-    const auto id = ReadModels::IdFromName(family.substr(family.find('.') + 1));
-    ASSERT_TRUE(id.has_value()) << family;
-    jobs.push_back(RebuildJob(*id, head, *(*shared)->db(), *(*shared)->ColumnFamily(family)));
+  for (std::size_t i = 0; i < projections::kProjectionCount; ++i) {
+    const auto id = static_cast<ProjectionId>(i);
+    const std::string family = projections::ColumnFamilyName(ReadModels::Name(id));
+    jobs.push_back(RebuildJob(id, head, *(*shared)->db(), *(*shared)->ColumnFamily(family)));
   }
   auto results = ReplayOnce(*store_, jobs, nullptr, kReplayBatchEventsMax);
   ASSERT_TRUE(results.has_value()) << results.error().message;
@@ -175,7 +175,9 @@ TEST_F(ReplayOnceTest, RebuildThroughThePassEqualsTheServersRunner) {
     EXPECT_EQ(*reached, head);
   }
   // Same batch boundaries, so even the holders bitmap's layout is the same: every key equal.
-  for (const std::string& family : ReadModels::ColumnFamilies()) {
+  for (std::size_t i = 0; i < projections::kProjectionCount; ++i) {
+    const std::string family =
+        projections::ColumnFamilyName(ReadModels::Name(static_cast<ProjectionId>(i)));
     auto a = NewKeyOrderIterator(*(*shared)->db(), *(*shared)->ColumnFamily(family));
     auto b = NewKeyOrderIterator(*(*reference)->db(), *(*reference)->ColumnFamily(family));
     std::size_t keys = 0;

@@ -21,7 +21,9 @@ void Usage(const char* message) {
                "       ledger-bench wallets --http HOST:PORT --token TOKEN [--connections C] "
                "[--seconds S] [--users N] [--holders H]\n"
                "       ledger-bench publish [--nats URL] [--events N] [--rounds R] "
-               "[--in-flight W] [--rate R] [--seconds S]\n");
+               "[--in-flight W] [--rate R] [--seconds S]\n"
+               "       ledger-bench search [--data DIR] [--records N] [--merchants M] "
+               "[--rounds R] [--queries Q] [--seed S]\n");
   std::exit(2);
 }
 
@@ -50,6 +52,12 @@ double CpuSeconds() {
   getrusage(RUSAGE_SELF, &usage);
   auto seconds = [](timeval t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
   return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+double Percentile(const std::vector<double>& sorted, double fraction) {
+  if (sorted.empty()) return 0;
+  const auto rank = static_cast<std::size_t>(fraction * static_cast<double>(sorted.size() - 1));
+  return sorted[rank];
 }
 
 double Median(std::vector<double> values) {

@@ -38,6 +38,8 @@ Number ParseNumber(const std::string& flag, const std::string& value) {
 // User + system CPU time of this process so far.
 [[nodiscard]] double CpuSeconds();
 [[nodiscard]] double Median(std::vector<double> values);
+// The value below which `fraction` of `sorted` (ascending) lies, by nearest rank; 0 if empty.
+[[nodiscard]] double Percentile(const std::vector<double>& sorted, double fraction);
 
 // `count` ChangeAsset credits of "user:<random below accounts>" in CNY, with idempotency keys
 // "append-<first_key + i>".
@@ -65,5 +67,7 @@ int RunLagCommand(std::span<char* const> args);
 int RunWalletsCommand(std::span<char* const> args);
 // Subcommand in bench_nats.cc: NATS JetStream publish throughput and latency.
 int RunPublishCommand(std::span<char* const> args);
+// Subcommand in bench_search.cc: the search projection's indexing rate and query latency.
+int RunSearchCommand(std::span<char* const> args);
 
 }  // namespace ledger::bench

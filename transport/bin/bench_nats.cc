@@ -592,13 +592,6 @@ LatencyFigures MeasureLatency(const PublishOptions& options, const Target& targe
 
 // --- Output -------------------------------------------------------------------------------------
 
-// The value below which `fraction` of sorted `values` lie (nearest rank).
-double Percentile(const std::vector<double>& sorted, double fraction) {
-  if (sorted.empty()) return 0;
-  const auto rank = static_cast<std::size_t>(fraction * static_cast<double>(sorted.size() - 1));
-  return sorted[rank];
-}
-
 // The median of one figure over rounds.
 double MedianOf(const std::vector<RoundResult>& rounds, double RoundResult::*figure) {
   std::vector<double> values;

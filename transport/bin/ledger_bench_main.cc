@@ -8,6 +8,8 @@
 //                        [--users N] [--holders H]
 //   ledger-bench publish [--nats URL] [--events N] [--rounds R] [--in-flight W] [--rate R]
 //                        [--seconds S]
+//   ledger-bench search [--data DIR] [--records N] [--merchants M] [--rounds R] [--queries Q]
+//                       [--seed S]
 //
 // `append` measures the durable write path in-process: asset-change commands over N accounts
 // (default 1,000,000) submitted to the sequencer, decided, group-committed and fsynced; each
@@ -34,6 +36,10 @@
 // `publish` (bench_nats.cc) measures NATS JetStream publishing: the ledger's NatsPublisher over a
 // pre-filled log against plain async JetStream publishing in the same run, and the latency from
 // a command's commit to a stream subscriber receiving its event.
+//
+// `search` (bench_search.cc) measures the search projection over N settlement records: its
+// indexing rate against a decode-only baseline, and the latency of a filter and of a terms
+// aggregation as ledgerd's queries run them.
 #include <rocksdb/db.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -579,5 +585,6 @@ int main(int argc, char** argv) {
   if (verb == "lag") return ledger::bench::RunLagCommand(args);
   if (verb == "wallets") return ledger::bench::RunWalletsCommand(args);
   if (verb == "publish") return ledger::bench::RunPublishCommand(args);
+  if (verb == "search") return ledger::bench::RunSearchCommand(args);
   Usage(("unknown verb '" + verb + "'").c_str());
 }
