@@ -503,7 +503,12 @@ void SearchIndex::Add(const SearchDocument& document) {
   for (const auto& [field, value] : keyword_values) {
     KeywordColumn& column = index.keywords[static_cast<std::size_t>(field)];
     std::uint32_t ordinal = 0;
-    if (!value->empty()) {
+    if (!value->empty() && column.terms[column.last_ordinal] == *value) {
+      // The documents of one event mostly share their terms: no hash lookup for a repeat.
+      ordinal = column.last_ordinal;
+      column.postings[ordinal].add(doc);
+      column.present.add(doc);
+    } else if (!value->empty()) {
       auto [it, inserted] =
           column.ordinals.try_emplace(*value, static_cast<std::uint32_t>(column.terms.size()));
       if (inserted) {
@@ -513,6 +518,7 @@ void SearchIndex::Add(const SearchDocument& document) {
       ordinal = it->second;
       column.postings[ordinal].add(doc);
       column.present.add(doc);
+      column.last_ordinal = ordinal;
     }
     column.column.push_back(ordinal);
   }

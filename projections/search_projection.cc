@@ -20,6 +20,7 @@ constexpr std::string_view kOther = "other";
 constexpr std::string_view kExpenditure = "expenditure";
 
 constexpr std::array<char, kSearchIndexCount> kIndexKeyBytes = {'s', 'e'};
+constexpr std::size_t kLoadReadaheadBytes = 4 << 20;
 
 Error Corruption(std::string message) {
   return MakeError(ErrorKind::kCorruption, "corruption",
@@ -253,7 +254,10 @@ Status SearchProjection::Load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& fami
   for (std::size_t i = 0; i < kSearchIndexCount; ++i) {
     loaded[i] = std::make_unique<SearchIndex>();
     const std::string prefix = SearchDocumentKey(SearchIndexId(i), 0).substr(0, 2);
-    auto iterator = NewKeyOrderIterator(db, family, ReadAt(snapshot));
+    rocksdb::ReadOptions options = ReadAt(snapshot);
+    options.readahead_size = kLoadReadaheadBytes;  // One sequential pass: read ahead, do not
+    options.fill_cache = false;                    // evict what queries need from the cache.
+    auto iterator = NewKeyOrderIterator(db, family, options);
     SearchDocument document;
     for (iterator->Seek(prefix); iterator->Valid() && iterator->key().starts_with(prefix);
          iterator->Next()) {

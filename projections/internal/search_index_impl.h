@@ -31,6 +31,7 @@ struct KeywordColumn {
   std::vector<Roaring> postings = {Roaring()};  // ordinal -> documents
   std::vector<std::uint32_t> column;            // document -> ordinal
   Roaring present;                              // documents with the field
+  std::uint32_t last_ordinal = 0;  // Of the last document added with the field.
 
   std::uint32_t OrdinalOf(std::string_view term) const {
     const auto it = ordinals.find(term);
