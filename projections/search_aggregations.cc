@@ -210,6 +210,15 @@ Result<SearchAggregationResult> SearchIndex::Impl::Terms(const SearchAggregation
         ++counts[NumberOf(aggregation.field, doc)];
       }
     }
+    if (min_doc_count == 0) {  // Every indexed value, as for the stored keyword fields.
+      for (std::uint32_t doc = 0; doc < count; ++doc) {
+        if (IsKeyword(aggregation.field)) {
+          counts.try_emplace(std::string(KeywordOf(aggregation.field, doc, &scratch)), 0);
+        } else {
+          counts.try_emplace(NumberOf(aggregation.field, doc), 0);
+        }
+      }
+    }
     for (const auto& [key, doc_count] : counts) {
       counted += doc_count;
       if (doc_count >= min_doc_count) all.push_back({.key = key, .doc_count = doc_count});

@@ -285,7 +285,12 @@ Roaring SearchIndex::Impl::EvaluateBool(const SearchQuery& query, const Roaring*
   Roaring current = within != nullptr ? *within : All();
   for (const SearchQuery* clause : required) current = Evaluate(*clause, &current, nodes);
   for (const SearchQuery& clause : query.must_not) current -= Evaluate(clause, &current, nodes);
-  if (query.should.empty()) return current;
+  if (query.should.empty()) {
+    // More clauses required than there are: nothing matches (Lucene's minimumNumberShouldMatch).
+    // A bool without any clause is match_all, whatever its minimum (Elasticsearch's rewrite).
+    const bool empty = required.empty() && query.must_not.empty();
+    return !empty && query.minimum_should_match.value_or(0) > 0 ? Roaring() : current;
+  }
   const std::uint32_t minimum = query.minimum_should_match.value_or(required.empty() ? 1u : 0u);
   std::vector<Roaring> shoulds;
   for (const SearchQuery& clause : query.should)
@@ -335,6 +340,10 @@ double SearchIndex::Impl::Score(const SearchQuery& query, std::uint32_t doc,
     case Kind::kMatch:
       return query.boost * MatchScore(query, doc);
     case Kind::kBool: {
+      if (query.must.empty() && query.filter.empty() && query.should.empty() &&
+          query.must_not.empty()) {
+        return query.boost;  // An empty bool is match_all, and scores like it.
+      }
       double score = 0;
       for (const SearchQuery& clause : query.must) score += Score(clause, doc, nodes);
       for (const SearchQuery& clause : query.should) {
@@ -602,8 +611,14 @@ Result<SearchResult> SearchIndex::Search(const SearchRequest& request) const {
     for (; it != matched.end() && ordered.size() < window; ++it) ordered.push_back(*it);
     if (want_scores) {
       for (const std::uint32_t doc : ordered) scores[doc] = index.Score(request.query, doc, nodes);
-      if (result.total > 0) {
+      if (result.total > 0 && ConstantScore(request.query)) {
         result.max_score = index.Score(request.query, matched.minimum(), nodes);
+      } else if (result.total > 0) {  // _doc order with track_scores: every hit may differ.
+        double max_score = -std::numeric_limits<double>::infinity();
+        for (const std::uint32_t doc : matched) {
+          max_score = std::max(max_score, index.Score(request.query, doc, nodes));
+        }
+        result.max_score = max_score;
       }
     }
   } else {

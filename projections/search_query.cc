@@ -89,6 +89,7 @@ std::vector<std::string> SearchTokens(std::string_view text) {
            (static_cast<unsigned char>(text[start + length]) & 0xc0) == 0x80) {
       --length;
     }
+    if (length == 0) length = std::min(at - start, kSearchTokenBytesMax);  // Not UTF-8 at all.
     std::string token(text.substr(start, length));
     for (char& c : token) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
