@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev
   libssl-dev rapidjson-dev
   curl
+  python3-elasticsearch
 )
 
 missing=()

@@ -5,6 +5,8 @@
 
 #include "ledger/limits.h"
 #include "transport/internal/routes.h"
+#include "transport/search_json.h"
+#include "transport/search_reports.h"
 #include "transport/url.h"
 
 namespace ledger::transport {
@@ -47,14 +49,24 @@ HttpApi::HttpApi(Store& store, commands::Sequencer& sequencer,
       metrics_(metrics),
       auth_(auth),
       now_(now ? std::move(now) : MonotonicClock(SteadyNowUs)),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      reports_(std::make_unique<SearchReports>(read_models.db(), read_models.ReportsFamily(),
+                                               read_models.search())) {}
+
+HttpApi::~HttpApi() = default;
 
 std::size_t HttpApi::BodyBytesMax(std::string_view target, http::verb method) {
   const auto match = internal::MatchRoute(SplitTarget(target).path, method);
   if (match && match->route != nullptr && match->route->id == RouteId::kHoldersCheck) {
     return kHttpHoldersCheckBodyBytesMax;
   }
+  if (match && match->route != nullptr && match->route->elastic) return kSearchBodyBytesMax;
   return kHttpBodyBytesMax;
+}
+
+HttpResponse HttpApi::ShapeProtocolResponse(std::string_view target, HttpResponse response) {
+  if (!internal::IsElasticPath(SplitTarget(target).path)) return response;
+  return ToElasticResponse(std::move(response));
 }
 
 std::string_view HttpApi::RouteLabel(std::string_view target) {
@@ -70,10 +82,12 @@ void HttpApi::Handle(const HttpRequest& request, const boost::asio::any_io_execu
   const Target split = SplitTarget(target);
   auto match = internal::MatchRoute(split.path, request.method());
   const std::string route_label(match ? LabelFor(*match) : "unmatched");
-  Respond counted = [this, route_label, start = std::chrono::steady_clock::now(),
+  // Every response on an Elasticsearch-compatible path, errors included, in its shape.
+  Respond counted = [this, route_label, elastic = internal::IsElasticPath(split.path),
+                     start = std::chrono::steady_clock::now(),
                      respond = std::move(respond)](HttpResponse response) {
     CountRequest(route_label, response.result_int(), start);
-    respond(std::move(response));
+    respond(elastic ? ToElasticResponse(std::move(response)) : std::move(response));
   };
   if (target.size() > kHttpTargetBytesMax) {
     return counted(ProtocolErrorResponse(

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,9 +50,20 @@ enum class RouteId : std::uint8_t {
   kStatements,
   kHolder,
   kHoldersCheck,
+  // The Elasticsearch-compatible search API (http_api_search.cc, docs/search.md).
+  kElasticInfo,
+  kElasticInfoHead,
+  kSearch,
+  kCount,
+  kMapping,
+  kReports,
+  kReport,
+  kPutReport,
+  kDeleteReport,
 };
 
 struct Route;
+class SearchReports;
 
 // Something besides the projections that follows the log (the NATS publisher, a replica's
 // feed), listed by GET /v1/projections.
@@ -82,6 +94,9 @@ class HttpApi {
   HttpApi(Store& store, commands::Sequencer& sequencer, projections::ReadModels& read_models,
           Metrics& metrics, const Authenticator& auth, MonotonicClock now = {},
           HttpApiOptions options = {});
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
 
   // Handles one complete request. `respond` runs exactly once on `executor`: directly inside
   // Handle for requests answered at once, or posted to `executor` when the sequencer completes
@@ -93,6 +108,12 @@ class HttpApi {
   // The largest body a request to `target` with `method` may carry.
   [[nodiscard]] static std::size_t BodyBytesMax(std::string_view target,
                                                 boost::beast::http::verb method);
+
+  // A response the connection produced itself (413, 431, 400 on unparsable HTTP) for a request
+  // to `target`, in the form of that path's responses: Elasticsearch's shape on the search
+  // routes, unchanged elsewhere.
+  [[nodiscard]] static HttpResponse ShapeProtocolResponse(std::string_view target,
+                                                          HttpResponse response);
 
   // The metrics label of the route `target` maps to ("/v1/events/{position}"), or "unmatched".
   [[nodiscard]] static std::string_view RouteLabel(std::string_view target);
@@ -127,6 +148,21 @@ class HttpApi {
   [[nodiscard]] HttpResponse Statements(const QueryRequest& query) const;
   [[nodiscard]] HttpResponse Holder(const QueryRequest& query) const;
   [[nodiscard]] HttpResponse HoldersCheck(const QueryRequest& query) const;
+  // The Elasticsearch-compatible routes (http_api_search.cc): GET|HEAD /, /{index}/_search,
+  // /{index}/_count, /{index}/_mapping, /_reports[/{name}].
+  // Refuses a query parameter not in `allowed` with Elasticsearch's error.
+  [[nodiscard]] static Status CheckElasticParams(std::string_view target,
+                                                 std::span<const std::string_view> allowed);
+  void HandleElastic(std::shared_ptr<QueryRequest> query, const HttpRequest& request,
+                     const boost::asio::any_io_executor& executor, Respond& respond);
+  // Parses the body of _search/_count into query.search; the refusal if it is bad.
+  [[nodiscard]] std::optional<HttpResponse> PrepareSearch(QueryRequest& query) const;
+  [[nodiscard]] HttpResponse Search(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse Count(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse RunReport(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse ListReports(const QueryRequest& query) const;
+  [[nodiscard]] HttpResponse PutReport(const QueryRequest& query, const HttpRequest& request);
+  [[nodiscard]] HttpResponse DeleteReport(const QueryRequest& query);
   // Writes (http_api_commands.cc).
   void HandleCommand(const Route& route, const Params& params, const HttpRequest& request,
                      const Client& client, const boost::asio::any_io_executor& executor,
@@ -144,6 +180,7 @@ class HttpApi {
   const Authenticator& auth_;
   MonotonicClock now_;
   const HttpApiOptions options_;
+  std::unique_ptr<SearchReports> reports_;  // Saved search reports (search_reports.h).
 };
 
 }  // namespace ledger::transport

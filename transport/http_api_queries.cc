@@ -18,6 +18,7 @@
 #include "transport/http_api.h"
 #include "transport/internal/json_fields.h"
 #include "transport/internal/json_write.h"
+#include "transport/internal/query_request.h"
 #include "transport/internal/routes.h"
 #include "transport/rfc3339.h"
 #include "transport/url.h"
@@ -26,21 +27,6 @@ namespace ledger::transport {
 
 using projections::ProjectionId;
 using projections::ProjectionRunner;
-
-struct HttpApi::QueryRequest {
-  RouteId route = RouteId::kProjections;
-  Params params;
-  std::map<std::string, std::string, std::less<>> query;  // Without min_position, timeout_ms.
-  std::string body;
-  std::uint64_t min_position = 0;
-  std::int64_t timeout_ms = kQueryWaitDefaultMs;
-
-  [[nodiscard]] std::string_view Param(std::string_view name) const {
-    const auto it = query.find(name);
-    return it == query.end() ? std::string_view() : std::string_view(it->second);
-  }
-  [[nodiscard]] bool Has(std::string_view name) const { return query.contains(name); }
-};
 
 namespace {
 
@@ -67,9 +53,26 @@ std::span<const std::string_view> AllowedParams(RouteId route) {
                                                   kTimeoutMs};
   static constexpr std::string_view kStatements[] = {"period", "from",       "to",
                                                      "asset",  kMinPosition, kTimeoutMs};
+  // The Elasticsearch-compatible routes (docs/search.md).
+  static constexpr std::string_view kPrettyOnly[] = {"pretty"};
+  static constexpr std::string_view kSearch[] = {"from",       "size",     "track_total_hits",
+                                                 kMinPosition, kTimeoutMs, "pretty"};
+  static constexpr std::string_view kWaitAndPretty[] = {kMinPosition, kTimeoutMs, "pretty"};
   switch (route) {
     case RouteId::kProjections:
+    case RouteId::kElasticInfoHead:
+    case RouteId::kDeleteReport:
       return {};
+    case RouteId::kElasticInfo:
+    case RouteId::kMapping:
+    case RouteId::kReports:
+    case RouteId::kPutReport:
+      return kPrettyOnly;
+    case RouteId::kSearch:
+      return kSearch;
+    case RouteId::kCount:
+    case RouteId::kReport:
+      return kWaitAndPretty;
     case RouteId::kAccountEntries:
       return kEntries;
     case RouteId::kStatements:
@@ -93,6 +96,10 @@ ProjectionId ProjectionOf(RouteId route) {
     case RouteId::kHolder:
     case RouteId::kHoldersCheck:
       return ProjectionId::kHolders;
+    case RouteId::kSearch:
+    case RouteId::kCount:
+    case RouteId::kReport:
+      return ProjectionId::kSearch;
     default:
       break;
   }
@@ -340,6 +347,10 @@ void HttpApi::HandleQuery(const Route& route, const Params& params, const HttpRe
                                                " and keeps no projections: query a reader")));
   }
   const std::string_view target(request.target().data(), request.target().size());
+  if (route.elastic) {
+    auto checked = CheckElasticParams(target, AllowedParams(route.id));
+    if (!checked) return respond(ErrorResponse(checked.error()));
+  }
   auto parsed = ParseQuery(SplitTarget(target).query, AllowedParams(route.id));
   if (!parsed) return respond(ErrorResponse(parsed.error()));
   auto query = std::make_shared<QueryRequest>();
@@ -351,6 +362,7 @@ void HttpApi::HandleQuery(const Route& route, const Params& params, const HttpRe
   }
   query->body = request.body();
   if (route.id == RouteId::kProjections) return respond(Projections());
+  if (route.elastic) return HandleElastic(std::move(query), request, executor, respond);
   AwaitPosition(std::move(query), executor, respond);
 }
 
@@ -423,6 +435,12 @@ HttpResponse HttpApi::RunQuery(const QueryRequest& query) const {
       return Holder(query);
     case RouteId::kHoldersCheck:
       return HoldersCheck(query);
+    case RouteId::kSearch:
+      return Search(query);
+    case RouteId::kCount:
+      return Count(query);
+    case RouteId::kReport:
+      return RunReport(query);
     default:
       break;
   }

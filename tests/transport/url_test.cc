@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "transport/http_api.h"
+#include "ledger/limits.h"
 #include "transport/internal/routes.h"
 
 namespace ledger::transport {
@@ -66,7 +67,7 @@ TEST(RoutesTest, ReportsWrongMethodsAndUnknownPaths) {
   ASSERT_TRUE(wrong.has_value());
   EXPECT_EQ(wrong->route, nullptr);
   EXPECT_EQ(wrong->allow, "POST");
-  for (const char* path : {"/", "/v1", "/v1/transfers/x", "/v1/events/", "/v1/streams//events",
+  for (const char* path : {"/v1", "/v1/transfers/x", "/v1/events/", "/v1/streams//events",
                            "/v2/events", "/v1/settlements//refunds"}) {
     auto none = internal::MatchRoute(path, verb::get);
     ASSERT_TRUE(none.has_value()) << path;
@@ -74,6 +75,33 @@ TEST(RoutesTest, ReportsWrongMethodsAndUnknownPaths) {
     EXPECT_TRUE(none->allow.empty()) << path;
   }
   EXPECT_FALSE(internal::MatchRoute("/v1/campaigns/%zz/grants", verb::post).has_value());
+  // "/" is the Elasticsearch-compatible cluster info (docs/search.md).
+  auto root = internal::MatchRoute("/", verb::get);
+  ASSERT_TRUE(root.has_value() && root->route != nullptr);
+  EXPECT_EQ(root->route->id, RouteId::kElasticInfo);
+}
+
+TEST(RoutesTest, SearchRoutesMatchAfterTheV1RoutesAndReportsBeforeIndexes) {
+  auto search = internal::MatchRoute("/settlements/_search", verb::post);
+  ASSERT_TRUE(search.has_value() && search->route != nullptr);
+  EXPECT_EQ(search->route->id, RouteId::kSearch);
+  EXPECT_EQ(search->params, std::vector<std::string>{"settlements"});
+  auto report = internal::MatchRoute("/_reports/_search", verb::get);
+  ASSERT_TRUE(report.has_value() && report->route != nullptr);
+  EXPECT_EQ(report->route->id, RouteId::kReport);
+  auto holders = internal::MatchRoute("/v1/holders/_check", verb::post);
+  ASSERT_TRUE(holders.has_value() && holders->route != nullptr);
+  EXPECT_EQ(holders->route->id, RouteId::kHoldersCheck);
+  auto wrong = internal::MatchRoute("/entries/_count", verb::put);
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_EQ(wrong->route, nullptr);
+  EXPECT_EQ(wrong->allow, "GET, POST");
+  EXPECT_TRUE(internal::IsElasticPath("/entries/_count"));
+  EXPECT_TRUE(internal::IsElasticPath("/"));
+  EXPECT_FALSE(internal::IsElasticPath(""));
+  EXPECT_FALSE(internal::IsElasticPath("/v1/events"));
+  EXPECT_EQ(HttpApi::BodyBytesMax("/settlements/_search", verb::get), kSearchBodyBytesMax);
+  EXPECT_EQ(HttpApi::BodyBytesMax("/v1/transfers", verb::post), kHttpBodyBytesMax);
 }
 
 TEST(RoutesTest, LabelsForMetrics) {

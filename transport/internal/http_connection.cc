@@ -231,6 +231,7 @@ void Connection::RespondToReadError(beast::error_code error) {
     response = ProtocolErrorResponse(HttpStatus::bad_request, "bad_request",
                                      "malformed HTTP request: " + error.message());
   }
+  response = HttpApi::ShapeProtocolResponse(target, std::move(response));
   core_->CountProtocolResponse(target, response.result_int());
   version_ = header.version() == 10 ? 10 : 11;
   keep_alive_ = false;

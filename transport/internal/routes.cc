@@ -31,6 +31,20 @@ constexpr Route kRoutes[] = {
     {RouteId::kStatements, "/v1/merchants/{merchant*}/statements", verb::get, "", true, true},
     {RouteId::kHoldersCheck, "/v1/holders/_check", verb::post, "", true, true},
     {RouteId::kHolder, "/v1/holders/{account*}", verb::get, "", true, true},
+    // Elasticsearch-compatible routes (http_api_search.cc). The saved reports come before
+    // "/{index}/...", which would take "_reports" for an index; no pattern here has a literal
+    // second segment that a /v1/ route uses, so "/v1/..." never reaches these.
+    {RouteId::kElasticInfo, "/", verb::get, "", true, true, true},
+    {RouteId::kElasticInfoHead, "/", verb::head, "", true, true, true},
+    {RouteId::kReports, "/_reports", verb::get, "", true, true, true},
+    {RouteId::kReport, "/_reports/{name}", verb::get, "", true, true, true},
+    {RouteId::kPutReport, "/_reports/{name}", verb::put, "", true, true, true},
+    {RouteId::kDeleteReport, "/_reports/{name}", verb::delete_, "", true, true, true},
+    {RouteId::kSearch, "/{index}/_search", verb::get, "", true, true, true},
+    {RouteId::kSearch, "/{index}/_search", verb::post, "", true, true, true},
+    {RouteId::kCount, "/{index}/_count", verb::get, "", true, true, true},
+    {RouteId::kCount, "/{index}/_count", verb::post, "", true, true, true},
+    {RouteId::kMapping, "/{index}/_mapping", verb::get, "", true, true, true},
 };
 
 bool IsParam(std::string_view segment) {
@@ -87,7 +101,10 @@ Result<RouteMatch> MatchRoute(std::string_view path, verb method) {
     if (!MatchSegments(SplitPath(route.pattern), segments, &groups)) continue;
     if (route.method != method) {
       const auto name = boost::beast::http::to_string(route.method);  // A static string.
-      match.allow = std::string_view(name.data(), name.size());
+      const std::string allowed(name.data(), name.size());
+      if (match.allow.find(allowed) == std::string::npos) {
+        match.allow += match.allow.empty() ? allowed : ", " + allowed;
+      }
       continue;
     }
     match.route = &route;
@@ -99,6 +116,16 @@ Result<RouteMatch> MatchRoute(std::string_view path, verb method) {
     return match;
   }
   return match;
+}
+
+bool IsElasticPath(std::string_view path) {
+  if (!path.starts_with('/')) return false;  // Not a path (e.g. unparsable HTTP): not "/".
+  const std::vector<std::string_view> segments = SplitPath(path);
+  for (const Route& route : kRoutes) {
+    std::vector<std::vector<std::string_view>> groups;
+    if (route.elastic && MatchSegments(SplitPath(route.pattern), segments, &groups)) return true;
+  }
+  return false;
 }
 
 }  // namespace ledger::transport::internal
