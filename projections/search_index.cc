@@ -145,10 +145,13 @@ Roaring SearchIndex::Impl::RecordDocuments(std::string_view record_id) const {
 // --- Queries -----------------------------------------------------------------------------------
 
 Roaring SearchIndex::Impl::Evaluate(const SearchQuery& query, const Roaring* within,
-                                    NodeBitmaps* nodes) const {
+                                    Evaluation* nodes) const {
   Roaring matched =
       query.kind == Kind::kBool ? EvaluateBool(query, within, nodes) : EvaluateLeaf(query, within);
-  if (nodes != nullptr) (*nodes)[&query] = matched;
+  if (nodes != nullptr) {
+    nodes->bitmaps[&query] = matched;
+    if (query.kind == Kind::kMatch) nodes->match_terms[&query] = MatchTerms(query);
+  }
   return matched;
 }
 
@@ -274,7 +277,7 @@ Roaring SearchIndex::Impl::NumbersWhere(SearchField field, const Roaring* within
 }
 
 Roaring SearchIndex::Impl::EvaluateBool(const SearchQuery& query, const Roaring* within,
-                                        NodeBitmaps* nodes) const {
+                                        Evaluation* nodes) const {
   std::vector<const SearchQuery*> required;
   for (const auto* clauses : {&query.must, &query.filter}) {
     for (const SearchQuery& clause : *clauses) required.push_back(&clause);
@@ -314,31 +317,42 @@ Roaring SearchIndex::Impl::EvaluateBool(const SearchQuery& query, const Roaring*
   return FromVector(docs);
 }
 
-double SearchIndex::Impl::MatchScore(const SearchQuery& query, std::uint32_t doc) const {
+std::vector<SearchIndex::Impl::MatchTerm> SearchIndex::Impl::MatchTerms(
+    const SearchQuery& query) const {
+  std::vector<MatchTerm> terms;
+  const auto field_docs = static_cast<double>(memo.present.cardinality());
+  for (const std::string& token : SearchTokens(query.text)) {
+    const auto it = memo.ordinals.find(token);
+    if (it == memo.ordinals.end()) continue;
+    const auto with_token = static_cast<double>(memo.postings[it->second].cardinality());
+    terms.push_back(
+        {it->second, std::log(1 + (field_docs - with_token + 0.5) / (with_token + 0.5))});
+  }
+  return terms;
+}
+
+double SearchIndex::Impl::MatchScore(const std::vector<MatchTerm>& terms, std::uint32_t doc) const {
   const auto field_docs = static_cast<double>(memo.present.cardinality());
   if (field_docs == 0) return 0;
   const double average_length = static_cast<double>(memo.total_tokens) / field_docs;
   const double length_norm =
       kBm25K1 * (1 - kBm25B + kBm25B * static_cast<double>(memo.lengths[doc]) / average_length);
   double score = 0;
-  for (const std::string& token : SearchTokens(query.text)) {
-    const auto it = memo.ordinals.find(token);
-    if (it == memo.ordinals.end() || !memo.postings[it->second].contains(doc)) continue;
-    const auto with_token = static_cast<double>(memo.postings[it->second].cardinality());
-    const double idf = std::log(1 + (field_docs - with_token + 0.5) / (with_token + 0.5));
-    const auto frequency = static_cast<double>(memo.FrequencyOf(it->second, doc));
-    score += idf * frequency / (frequency + length_norm);
+  for (const MatchTerm& term : terms) {
+    if (!memo.postings[term.ordinal].contains(doc)) continue;
+    const auto frequency = static_cast<double>(memo.FrequencyOf(term.ordinal, doc));
+    score += term.idf * frequency / (frequency + length_norm);
   }
   return score;
 }
 
 double SearchIndex::Impl::Score(const SearchQuery& query, std::uint32_t doc,
-                                const NodeBitmaps& nodes) const {
+                                const Evaluation& nodes) const {
   switch (query.kind) {
     case Kind::kMatchNone:
       return 0;
     case Kind::kMatch:
-      return query.boost * MatchScore(query, doc);
+      return query.boost * MatchScore(nodes.match_terms.at(&query), doc);
     case Kind::kBool: {
       if (query.must.empty() && query.filter.empty() && query.should.empty() &&
           query.must_not.empty()) {
@@ -347,8 +361,9 @@ double SearchIndex::Impl::Score(const SearchQuery& query, std::uint32_t doc,
       double score = 0;
       for (const SearchQuery& clause : query.must) score += Score(clause, doc, nodes);
       for (const SearchQuery& clause : query.should) {
-        const auto it = nodes.find(&clause);
-        if (it != nodes.end() && it->second.contains(doc)) score += Score(clause, doc, nodes);
+        const auto it = nodes.bitmaps.find(&clause);
+        if (it != nodes.bitmaps.end() && it->second.contains(doc))
+          score += Score(clause, doc, nodes);
       }
       return query.boost * score;
     }
@@ -482,13 +497,16 @@ void SearchIndex::Add(const SearchDocument& document) {
   Impl& index = *impl_;
   const std::uint32_t doc = index.count;
   LEDGER_ASSERT(doc < std::numeric_limits<std::uint32_t>::max());
-  const std::string prefix = std::to_string(document.position) + ".";
-  LEDGER_ASSERT(std::string_view(document.record_id).starts_with(prefix));
+  // record_id is "<position>.<line>": keep the line, check the position.
+  const char* begin = document.record_id.data();
+  const char* end = begin + document.record_id.size();
+  std::int64_t record_position = -1;
   std::uint32_t line = 0;
-  const char* line_begin = document.record_id.data() + prefix.size();
-  const char* line_end = document.record_id.data() + document.record_id.size();
-  const auto [end, error] = std::from_chars(line_begin, line_end, line);
-  LEDGER_ASSERT(error == std::errc() && end == line_end);
+  const auto [dot, position_error] = std::from_chars(begin, end, record_position);
+  LEDGER_ASSERT(position_error == std::errc() && record_position == document.position &&
+                dot != end && *dot == '.');
+  const auto [line_end, line_error] = std::from_chars(dot + 1, end, line);
+  LEDGER_ASSERT(line_error == std::errc() && line_end == end);
   LEDGER_ASSERT(index.position.empty() || index.position.back() <= document.position);
   index.position.push_back(document.position);
   index.line.push_back(line);
@@ -498,18 +516,10 @@ void SearchIndex::Add(const SearchDocument& document) {
       document.occurred_at_us / 1000 - (document.occurred_at_us % 1000 < 0 ? 1 : 0);
   index.occurred_at_ms.push_back(ms);
 
-  const std::array<std::pair<SearchField, const std::string*>, 9> keyword_values = {{
-      {SearchField::kType, &document.type},
-      {SearchField::kOrderId, &document.order_id},
-      {SearchField::kMerchant, &document.merchant},
-      {SearchField::kAccount, &document.account},
-      {SearchField::kCounterparty, &document.counterparty},
-      {SearchField::kKind, &document.kind},
-      {SearchField::kCategory, &document.category},
-      {SearchField::kAsset, &document.asset},
-      {SearchField::kRef, &document.ref},
-  }};
-  for (const auto& [field, value] : keyword_values) {
+  for (const SearchFieldInfo& info : SearchFields()) {
+    if (info.type != SearchFieldType::kKeyword || info.field == SearchField::kRecordId) continue;
+    const SearchField field = info.field;
+    const std::string* value = &SearchDocumentText(document, field);
     KeywordColumn& column = index.keywords[static_cast<std::size_t>(field)];
     std::uint32_t ordinal = 0;
     if (!value->empty() && column.terms[column.last_ordinal] == *value) {
@@ -582,7 +592,7 @@ Result<SearchResult> SearchIndex::Search(const SearchRequest& request) const {
                                                       return k.kind == SearchSort::Kind::kScore;
                                                     });
   const bool want_scores = by_score || request.track_scores;
-  Impl::NodeBitmaps nodes;  // Kept only to score.
+  Impl::Evaluation nodes;  // Kept only to score.
   const Roaring matched = index.Evaluate(request.query, nullptr, want_scores ? &nodes : nullptr);
   SearchResult result;
   result.total = matched.cardinality();

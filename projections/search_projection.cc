@@ -54,40 +54,36 @@ std::string_view SplitKindOf(const std::vector<SettlementLine>& lines, std::stri
   return kOther;
 }
 
+// One document per line of an OrderSettled or OrderRefunded: the line's account gets `sign`
+// times its amount.
+template <typename Order>
+void LineDocuments(const Envelope& envelope, const Order& order, TimestampUs occurred_at,
+                   std::string_view ref, std::int64_t sign, std::vector<SearchDocument>* out) {
+  constexpr bool kSettled = std::is_same_v<Order, OrderSettled>;
+  for (std::size_t i = 0; i < order.lines.size(); ++i) {
+    const SettlementLine& line = order.lines[i];
+    SearchDocument document = BaseDocument(envelope, i, occurred_at);
+    document.order_id = order.order_id;
+    document.merchant = order.merchant;
+    document.account = line.to;
+    document.counterparty = order.payer;
+    document.kind = line.kind;
+    document.category = std::string(kSettled && line.kind == kMerchantLineKind ? kIncome : kOther);
+    document.asset = order.asset;
+    document.amount = sign * line.amount;
+    document.ref = ref;
+    out->push_back(std::move(document));
+  }
+}
+
 // Settlement-record documents (index settlements) of the events that have them.
 void SettlementDocuments(const Event& event, TimestampUs occurred_at,
                          std::vector<SearchDocument>* out) {
   const Envelope& envelope = event.envelope;
   if (const auto* settled = std::get_if<OrderSettled>(&event.payload)) {
-    for (std::size_t i = 0; i < settled->lines.size(); ++i) {
-      const SettlementLine& line = settled->lines[i];
-      SearchDocument document = BaseDocument(envelope, i, occurred_at);
-      document.order_id = settled->order_id;
-      document.merchant = settled->merchant;
-      document.account = line.to;
-      document.counterparty = settled->payer;
-      document.kind = line.kind;
-      document.category = std::string(line.kind == kMerchantLineKind ? kIncome : kOther);
-      document.asset = settled->asset;
-      document.amount = line.amount;
-      document.ref = settled->order_id;
-      out->push_back(std::move(document));
-    }
+    LineDocuments(envelope, *settled, occurred_at, settled->order_id, 1, out);
   } else if (const auto* refunded = std::get_if<OrderRefunded>(&event.payload)) {
-    for (std::size_t i = 0; i < refunded->lines.size(); ++i) {
-      const SettlementLine& line = refunded->lines[i];
-      SearchDocument document = BaseDocument(envelope, i, occurred_at);
-      document.order_id = refunded->order_id;
-      document.merchant = refunded->merchant;
-      document.account = line.to;
-      document.counterparty = refunded->payer;
-      document.kind = line.kind;
-      document.category = std::string(kOther);
-      document.asset = refunded->asset;
-      document.amount = -line.amount;
-      document.ref = refunded->refund_id;
-      out->push_back(std::move(document));
-    }
+    LineDocuments(envelope, *refunded, occurred_at, refunded->refund_id, -1, out);
   } else if (const auto* paid = std::get_if<MerchantPaidOut>(&event.payload)) {
     SearchDocument document = BaseDocument(envelope, 0, occurred_at);
     document.merchant = paid->merchant;
@@ -185,11 +181,15 @@ TimestampUs OccurredAt(const Event& event) {
 
 }  // namespace
 
+void SetSearchDocumentKey(SearchIndexId index, std::uint32_t number, std::string* key) {
+  key->assign(1, 'd');
+  key->push_back(kIndexKeyBytes[static_cast<std::size_t>(index)]);
+  internal::AppendBigEndian32(number, key);
+}
+
 std::string SearchDocumentKey(SearchIndexId index, std::uint32_t number) {
   std::string key;
-  key.push_back('d');
-  key.push_back(kIndexKeyBytes[static_cast<std::size_t>(index)]);
-  internal::AppendBigEndian32(number, &key);
+  SetSearchDocumentKey(index, number, &key);
   return key;
 }
 
@@ -239,8 +239,9 @@ Status SearchProjection::Apply(const Event& event, ViewWriter& view) {
                         " holds the most documents it can number (2^32 - 1)");
       }
       EncodeSearchDocument(document, &value_);
-      view.PutWriteOnly(SearchDocumentKey(SearchIndexId(i), next_document_[i]++), value_);
-      staged_[i].documents.push_back(std::move(document));
+      SetSearchDocumentKey(SearchIndexId(i), next_document_[i]++, &key_);
+      view.PutWriteOnly(key_, value_);
+      staged_[i].push_back(std::move(document));
     }
   }
   return Ok();
@@ -279,7 +280,7 @@ Status SearchProjection::Load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& fami
                   "search projection: " + iterator->status().ToString());
     }
     next_document_[i] = loaded[i]->DocumentCount();
-    staged_[i].documents.clear();
+    staged_[i].clear();
   }
   std::unique_lock lock(mutex_);
   indexes_ = std::move(loaded);
@@ -292,8 +293,8 @@ Status SearchProjection::Load(rocksdb::DB& db, rocksdb::ColumnFamilyHandle& fami
 void SearchProjection::BatchCommitted(std::uint64_t checkpoint) {
   std::unique_lock lock(mutex_);
   for (std::size_t i = 0; i < kSearchIndexCount; ++i) {
-    for (const SearchDocument& document : staged_[i].documents) indexes_[i]->Add(document);
-    staged_[i].documents.clear();
+    for (const SearchDocument& document : staged_[i]) indexes_[i]->Add(document);
+    staged_[i].clear();
   }
   position_ = checkpoint;
 }

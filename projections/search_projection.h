@@ -75,17 +75,14 @@ class SearchProjection final : public Projection {
   [[nodiscard]] std::size_t MemoryBytes(SearchIndexId index) const;
 
  private:
-  struct Staged {
-    std::vector<SearchDocument> documents;
-  };
-
   // --- Worker thread only. ---
   rocksdb::DB* db_ = nullptr;  // Set by Load; hits' documents are read from it.
   rocksdb::ColumnFamilyHandle* family_ = nullptr;
   std::array<std::uint32_t, kSearchIndexCount> next_document_{};  // Staged included.
-  std::array<Staged, kSearchIndexCount> staged_;
+  // Documents applied but not yet committed, per index.
+  std::array<std::vector<SearchDocument>, kSearchIndexCount> staged_;
   std::vector<SearchDocument> scratch_settlements_, scratch_entries_;
-  std::string key_, value_;
+  std::string key_, value_;  // Scratch: no allocation per document once warm.
 
   // --- Published: guarded by mutex_. ---
   mutable std::shared_mutex mutex_;
@@ -93,7 +90,8 @@ class SearchProjection final : public Projection {
   std::uint64_t position_ = 0;
 };
 
-// The document-store key of document `number` of `index`.
+// The document-store key of document `number` of `index`, returned or written over `*key`.
 [[nodiscard]] std::string SearchDocumentKey(SearchIndexId index, std::uint32_t number);
+void SetSearchDocumentKey(SearchIndexId index, std::uint32_t number, std::string* key);
 
 }  // namespace ledger::projections

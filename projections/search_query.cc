@@ -75,6 +75,37 @@ std::optional<SearchField> SearchFieldFromName(std::string_view name) {
   return std::nullopt;
 }
 
+const std::string& SearchDocumentText(const SearchDocument& document, SearchField field) {
+  switch (field) {
+    case SearchField::kRecordId:
+      return document.record_id;
+    case SearchField::kType:
+      return document.type;
+    case SearchField::kOrderId:
+      return document.order_id;
+    case SearchField::kMerchant:
+      return document.merchant;
+    case SearchField::kAccount:
+      return document.account;
+    case SearchField::kCounterparty:
+      return document.counterparty;
+    case SearchField::kKind:
+      return document.kind;
+    case SearchField::kCategory:
+      return document.category;
+    case SearchField::kAsset:
+      return document.asset;
+    case SearchField::kRef:
+      return document.ref;
+    case SearchField::kMemo:
+      return document.memo;
+    default:
+      break;
+  }
+  LEDGER_ASSERT(false && "not a keyword or text field");
+  return document.memo;
+}
+
 std::vector<std::string> SearchTokens(std::string_view text) {
   std::vector<std::string> tokens;
   std::size_t at = 0;

@@ -72,6 +72,10 @@ struct SearchDocument {
   bool operator==(const SearchDocument&) const = default;
 };
 
+// The value of keyword or text field `field` in `document` (asserts it is one).
+[[nodiscard]] const std::string& SearchDocumentText(const SearchDocument& document,
+                                                    SearchField field);
+
 // The lower-cased tokens of `text` for `match` and the memo field: maximal runs of ASCII letters
 // and digits and of non-ASCII bytes (so UTF-8 words stay whole), ASCII lower-cased, each cut to
 // kSearchTokenBytesMax bytes.

@@ -1,14 +1,14 @@
 // The query endpoints of HttpApi: read models only, never the write path. Every query accepts
 // min_position (and timeout_ms): it waits, without blocking an io thread, until the projection
 // it reads has applied that position, else answers 504 with the position reached.
-#include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/http/field.hpp>
 #include <rapidjson/document.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/field.hpp>
 #include <map>
 
 #include "ledger/limits.h"
@@ -120,17 +120,13 @@ Status ParseWait(std::map<std::string, std::string, std::less<>>* query,
     std::uint64_t timeout = 0;
     if (!ParseUnsigned(it->second, &timeout) ||
         timeout > static_cast<std::uint64_t>(kQueryWaitMaxMs)) {
-      return std::unexpected(BadQuery("timeout_ms must be an integer from 0 to " +
-                                      std::to_string(kQueryWaitMaxMs)));
+      return std::unexpected(
+          BadQuery("timeout_ms must be an integer from 0 to " + std::to_string(kQueryWaitMaxMs)));
     }
     *timeout_ms = static_cast<std::int64_t>(timeout);
     query->erase(it);
   }
   return Ok();
-}
-
-std::string Finish(rapidjson::StringBuffer& buffer) {
-  return std::string(buffer.GetString(), buffer.GetSize());
 }
 
 // 504: the projection did not reach min_position in time; says where it is.
@@ -142,14 +138,14 @@ HttpResponse NotReachedResponse(std::string_view projection, std::uint64_t reach
   Key(writer, "error");
   writer.StartObject();
   Field(writer, "code", "position_not_reached");
-  Field(writer, "message", "projection " + std::string(projection) + " reached position " +
-                               std::to_string(reached) + ", not " +
-                               std::to_string(min_position) + ", within " +
-                               std::to_string(timeout_ms) + " ms");
+  Field(writer, "message",
+        "projection " + std::string(projection) + " reached position " + std::to_string(reached) +
+            ", not " + std::to_string(min_position) + ", within " + std::to_string(timeout_ms) +
+            " ms");
   writer.EndObject();
   UnsignedField(writer, "position", reached);
   writer.EndObject();
-  return JsonResponse(HttpStatus::gateway_timeout, Finish(buffer));
+  return JsonResponse(HttpStatus::gateway_timeout, internal::BufferText(buffer));
 }
 
 void LastChangeField(JsonWriter& writer, std::uint64_t position, TimestampUs at_us) {
@@ -205,7 +201,7 @@ std::string WalletToJson(std::string_view account, std::uint64_t position,
   WalletCouponsField(writer, wallet.coupons);
   WalletAssetsField(writer, "other", wallet.other);
   writer.EndObject();
-  return Finish(buffer);
+  return internal::BufferText(buffer);
 }
 
 Error NotAUserAccount(std::string_view account) {
@@ -253,9 +249,9 @@ Result<std::vector<std::uint32_t>> ParseHoldersCheck(std::string_view body,
 Result<TimestampUs> ParseStatementBound(std::string_view name, std::string_view text) {
   using namespace std::chrono;
   auto bad = [&] {
-    return Fail(ErrorKind::kInvalidArgument, "invalid_argument",
-                std::string(name) +
-                    " must be YYYY, YYYY-MM, YYYY-MM-DD (UTC) or an RFC 3339 timestamp");
+    return Fail(
+        ErrorKind::kInvalidArgument, "invalid_argument",
+        std::string(name) + " must be YYYY, YYYY-MM, YYYY-MM-DD (UTC) or an RFC 3339 timestamp");
   };
   if (text.empty()) return bad();
   if (text.size() > 10) {
@@ -310,7 +306,7 @@ std::string EntriesToJson(std::string_view account, std::string_view asset,
     Str(writer, page.next_cursor);
   }
   writer.EndObject();
-  return Finish(buffer);
+  return internal::BufferText(buffer);
 }
 
 void StatementRowJson(JsonWriter& writer, const projections::StatementRow& row) {
@@ -412,11 +408,10 @@ HttpResponse HttpApi::AnswerQuery(const QueryRequest& query) const {
     if (auto failure = runner.Failure()) {
       return ErrorResponse(MakeError(ErrorKind::kUnavailable, "projection_failed",
                                      "projection " + std::string(read_models_.Name(id)) +
-                                         " stopped at position " + std::to_string(reached) +
-                                         ": " + failure->message));
+                                         " stopped at position " + std::to_string(reached) + ": " +
+                                         failure->message));
     }
-    return NotReachedResponse(read_models_.Name(id), reached, query.min_position,
-                              query.timeout_ms);
+    return NotReachedResponse(read_models_.Name(id), reached, query.min_position, query.timeout_ms);
   }
   return RunQuery(query);
 }
@@ -484,7 +479,7 @@ HttpResponse HttpApi::Projections() const {
   }
   writer.EndArray();
   writer.EndObject();
-  return JsonResponse(HttpStatus::ok, Finish(buffer));
+  return JsonResponse(HttpStatus::ok, internal::BufferText(buffer));
 }
 
 HttpResponse HttpApi::Account(const QueryRequest& query) const {
@@ -494,9 +489,9 @@ HttpResponse HttpApi::Account(const QueryRequest& query) const {
   if (!view) return ErrorResponse(view.error());
   const std::uint64_t position = view->position;
   if (!view->account) {
-    return ErrorResponse(MakeError(ErrorKind::kNotFound, "account_not_found",
-                                   "account " + account + " has no events up to position " +
-                                       std::to_string(position)));
+    return ErrorResponse(MakeError(
+        ErrorKind::kNotFound, "account_not_found",
+        "account " + account + " has no events up to position " + std::to_string(position)));
   }
   rapidjson::StringBuffer buffer;
   JsonWriter writer(buffer);
@@ -515,7 +510,7 @@ HttpResponse HttpApi::Account(const QueryRequest& query) const {
   writer.EndArray();
   UnsignedField(writer, "position", position);
   writer.EndObject();
-  return JsonResponse(HttpStatus::ok, Finish(buffer));
+  return JsonResponse(HttpStatus::ok, internal::BufferText(buffer));
 }
 
 HttpResponse HttpApi::AccountEntries(const QueryRequest& query) const {
@@ -530,8 +525,8 @@ HttpResponse HttpApi::AccountEntries(const QueryRequest& query) const {
     limit = static_cast<std::size_t>(value);
   }
   auto page = projections::EntriesProjection::Read(
-      read_models_.db(), read_models_.Family(ProjectionId::kEntries), account,
-      query.Param("asset"), query.Param("cursor"), limit);
+      read_models_.db(), read_models_.Family(ProjectionId::kEntries), account, query.Param("asset"),
+      query.Param("cursor"), limit);
   if (!page) return ErrorResponse(page.error());
   return JsonResponse(HttpStatus::ok, EntriesToJson(account, query.Param("asset"), *page));
 }
@@ -565,7 +560,7 @@ HttpResponse HttpApi::Statements(const QueryRequest& query) const {
   for (const projections::StatementRow& row : page->rows) StatementRowJson(writer, row);
   writer.EndArray();
   writer.EndObject();
-  return JsonResponse(HttpStatus::ok, Finish(buffer));
+  return JsonResponse(HttpStatus::ok, internal::BufferText(buffer));
 }
 
 HttpResponse HttpApi::Wallet(const QueryRequest& query) const {
@@ -598,7 +593,7 @@ HttpResponse HttpApi::Holder(const QueryRequest& query) const {
   BoolField(writer, "has_assets", answer.has_assets);
   UnsignedField(writer, "position", answer.position);
   writer.EndObject();
-  return JsonResponse(HttpStatus::ok, Finish(buffer));
+  return JsonResponse(HttpStatus::ok, internal::BufferText(buffer));
 }
 
 HttpResponse HttpApi::HoldersCheck(const QueryRequest& query) const {
@@ -621,7 +616,7 @@ HttpResponse HttpApi::HoldersCheck(const QueryRequest& query) const {
   }
   writer.EndArray();
   writer.EndObject();
-  return JsonResponse(HttpStatus::ok, Finish(buffer));
+  return JsonResponse(HttpStatus::ok, internal::BufferText(buffer));
 }
 
 }  // namespace ledger::transport

@@ -4,8 +4,8 @@
 // wait for min_position on the search projection like every query (http_api_queries.cc); the
 // body is parsed before that wait, so a bad request is refused at once. HttpApi::Handle gives
 // every response on these paths Elasticsearch's shape and the X-Elastic-Product header.
-#include <boost/beast/http/field.hpp>
 #include <algorithm>
+#include <boost/beast/http/field.hpp>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -29,10 +29,6 @@ using internal::Field;
 using internal::IllegalArgument;
 using internal::Key;
 using internal::UnsignedField;
-
-std::string Finish(const rapidjson::StringBuffer& buffer) {
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
 
 HttpResponse IndexNotFound(std::string_view index) {
   const std::string reason = "no such index [" + std::string(index) + "]";
@@ -206,7 +202,7 @@ HttpResponse HttpApi::RunReport(const QueryRequest& query) const {
   Key(writer, "result");
   writer.RawValue(answer->result_json.data(), answer->result_json.size(), rapidjson::kObjectType);
   writer.EndObject();
-  return Answer(query.Pretty(), Finish(buffer));
+  return Answer(query.Pretty(), internal::BufferText(buffer));
 }
 
 HttpResponse HttpApi::ListReports(const QueryRequest& query) const {
@@ -227,7 +223,7 @@ HttpResponse HttpApi::ListReports(const QueryRequest& query) const {
   }
   writer.EndArray();
   writer.EndObject();
-  return Answer(query.Pretty(), Finish(buffer));
+  return Answer(query.Pretty(), internal::BufferText(buffer));
 }
 
 HttpResponse HttpApi::PutReport(const QueryRequest& query, const HttpRequest& request) {
@@ -241,7 +237,8 @@ HttpResponse HttpApi::PutReport(const QueryRequest& query, const HttpRequest& re
   Field(writer, "report", name);
   internal::BoolField(writer, "created", *created);
   writer.EndObject();
-  return Answer(query.Pretty(), Finish(buffer), *created ? HttpStatus::created : HttpStatus::ok);
+  return Answer(query.Pretty(), internal::BufferText(buffer),
+                *created ? HttpStatus::created : HttpStatus::ok);
 }
 
 HttpResponse HttpApi::DeleteReport(const QueryRequest& query) {

@@ -30,10 +30,6 @@ using projections::SearchField;
 using projections::SearchFieldType;
 using projections::SearchValue;
 
-std::string Finish(const rapidjson::StringBuffer& buffer) {
-  return std::string(buffer.GetString(), buffer.GetSize());
-}
-
 void ShardsField(JsonWriter& writer) {
   Key(writer, "_shards");
   writer.StartObject();
@@ -65,38 +61,6 @@ void OptionalDouble(JsonWriter& writer, std::string_view key, std::optional<doub
   }
 }
 
-// The keyword or text value of `field` in `document`.
-const std::string& TextOf(const SearchDocument& document, SearchField field) {
-  switch (field) {
-    case SearchField::kRecordId:
-      return document.record_id;
-    case SearchField::kType:
-      return document.type;
-    case SearchField::kOrderId:
-      return document.order_id;
-    case SearchField::kMerchant:
-      return document.merchant;
-    case SearchField::kAccount:
-      return document.account;
-    case SearchField::kCounterparty:
-      return document.counterparty;
-    case SearchField::kKind:
-      return document.kind;
-    case SearchField::kCategory:
-      return document.category;
-    case SearchField::kAsset:
-      return document.asset;
-    case SearchField::kRef:
-      return document.ref;
-    case SearchField::kMemo:
-      return document.memo;
-    default:
-      break;
-  }
-  LEDGER_ASSERT(false && "not a keyword or text field");
-  return document.memo;
-}
-
 // Every present field the filter keeps, in mapping order; occurred_at with microseconds.
 void SourceField(JsonWriter& writer, const SearchDocument& document,
                  const SearchSourceFilter& filter) {
@@ -115,7 +79,8 @@ void SourceField(JsonWriter& writer, const SearchDocument& document,
         Field(writer, info.name, FormatRfc3339(document.occurred_at_us));
         break;
       default:
-        if (const std::string& text = TextOf(document, info.field); !text.empty()) {
+        if (const std::string& text = projections::SearchDocumentText(document, info.field);
+            !text.empty()) {
           Field(writer, info.name, text);
         }
     }
@@ -247,9 +212,9 @@ bool ReadOurError(const std::string& body, Error* error, std::optional<std::uint
   return true;
 }
 
-void ErrorObject(JsonWriter& writer, std::string_view type, std::string_view reason,
-                 std::string_view index) {
-  writer.StartObject();
+// The members of one Elasticsearch error object: the root cause and the error itself share them.
+void ErrorMembers(JsonWriter& writer, std::string_view type, std::string_view reason,
+                  std::string_view index) {
   Field(writer, "type", type);
   Field(writer, "reason", reason);
   if (!index.empty()) {
@@ -258,7 +223,6 @@ void ErrorObject(JsonWriter& writer, std::string_view type, std::string_view rea
     Field(writer, "index_uuid", "_na_");
     Field(writer, "index", index);
   }
-  writer.EndObject();
 }
 
 // The error body, with our "position" when the error had one (position_not_reached).
@@ -271,21 +235,16 @@ std::string ErrorBody(std::string_view type, std::string_view reason, unsigned s
   writer.StartObject();
   Key(writer, "root_cause");
   writer.StartArray();
-  ErrorObject(writer, type, reason, index);
+  writer.StartObject();
+  ErrorMembers(writer, type, reason, index);
+  writer.EndObject();
   writer.EndArray();
-  Field(writer, "type", type);
-  Field(writer, "reason", reason);
-  if (!index.empty()) {
-    Field(writer, "resource.type", "index_or_alias");
-    Field(writer, "resource.id", index);
-    Field(writer, "index_uuid", "_na_");
-    Field(writer, "index", index);
-  }
+  ErrorMembers(writer, type, reason, index);
   writer.EndObject();
   UnsignedField(writer, "status", status);
   if (position) UnsignedField(writer, "position", *position);
   writer.EndObject();
-  return Finish(buffer);
+  return internal::BufferText(buffer);
 }
 
 }  // namespace
@@ -309,7 +268,7 @@ std::string SearchResponseJson(const projections::SearchResult& result, const Se
   }
   UnsignedField(writer, "position", result.position);
   writer.EndObject();
-  return Finish(buffer);
+  return internal::BufferText(buffer);
 }
 
 std::string CountResponseJson(std::uint64_t count, std::uint64_t position) {
@@ -320,7 +279,7 @@ std::string CountResponseJson(std::uint64_t count, std::uint64_t position) {
   ShardsField(writer);
   UnsignedField(writer, "position", position);
   writer.EndObject();
-  return Finish(buffer);
+  return internal::BufferText(buffer);
 }
 
 std::string MappingJson(projections::SearchIndexId index) {
@@ -343,7 +302,7 @@ std::string MappingJson(projections::SearchIndexId index) {
   writer.EndObject();
   writer.EndObject();
   writer.EndObject();
-  return Finish(buffer);
+  return internal::BufferText(buffer);
 }
 
 std::string InfoJson() {
@@ -367,7 +326,7 @@ std::string InfoJson() {
   writer.EndObject();
   Field(writer, "tagline", "You Know, for Search");
   writer.EndObject();
-  return Finish(buffer);
+  return internal::BufferText(buffer);
 }
 
 std::string ElasticErrorJson(std::string_view type, std::string_view reason, unsigned status,
@@ -401,7 +360,7 @@ std::string PrettyJson(std::string_view json) {
   rapidjson::MemoryStream stream(json.data(), json.size());
   const auto parsed = reader.Parse<rapidjson::kParseFullPrecisionFlag>(stream, writer);
   LEDGER_ASSERT(!parsed.IsError());
-  return Finish(buffer);
+  return internal::BufferText(buffer);
 }
 
 std::string FormatEpochMs(std::int64_t ms) {

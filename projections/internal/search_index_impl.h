@@ -31,7 +31,7 @@ struct KeywordColumn {
   std::vector<Roaring> postings = {Roaring()};  // ordinal -> documents
   std::vector<std::uint32_t> column;            // document -> ordinal
   Roaring present;                              // documents with the field
-  std::uint32_t last_ordinal = 0;  // Of the last document added with the field.
+  std::uint32_t last_ordinal = 0;               // Of the last document added with the field.
 
   std::uint32_t OrdinalOf(std::string_view term) const {
     const auto it = ordinals.find(term);
@@ -77,14 +77,24 @@ struct SearchIndex::Impl {
   [[nodiscard]] Roaring RecordDocuments(std::string_view record_id) const;
 
   // --- Queries (search_index.cc). ---
-  // Bitmaps of every evaluated node, for scoring: each is exact within the documents it was
-  // evaluated within, which contain every document that can be a hit.
-  using NodeBitmaps = std::unordered_map<const SearchQuery*, Roaring>;
-  // The documents `query` matches among `within` (nullptr: all).
+  // A memo token of a match query, with its BM25 idf.
+  struct MatchTerm {
+    std::uint32_t ordinal;
+    double idf;
+  };
+  // What scoring needs of an evaluated query, computed once per search, not per document: the
+  // bitmap of every node (each exact within the documents it was evaluated within, which contain
+  // every document that can be a hit) and the known tokens of every match node.
+  struct Evaluation {
+    std::unordered_map<const SearchQuery*, Roaring> bitmaps;
+    std::unordered_map<const SearchQuery*, std::vector<MatchTerm>> match_terms;
+  };
+  // The documents `query` matches among `within` (nullptr: all); records its nodes in
+  // `*nodes` unless null.
   [[nodiscard]] Roaring Evaluate(const SearchQuery& query, const Roaring* within,
-                                 NodeBitmaps* nodes) const;
+                                 Evaluation* nodes) const;
   [[nodiscard]] double Score(const SearchQuery& query, std::uint32_t doc,
-                             const NodeBitmaps& nodes) const;
+                             const Evaluation& nodes) const;
 
   // --- Aggregations (search_aggregations.cc). ---
   [[nodiscard]] Result<std::vector<SearchAggregationResult>> Aggregate(
@@ -93,7 +103,7 @@ struct SearchIndex::Impl {
  private:
   [[nodiscard]] Roaring EvaluateLeaf(const SearchQuery& query, const Roaring* within) const;
   [[nodiscard]] Roaring EvaluateBool(const SearchQuery& query, const Roaring* within,
-                                     NodeBitmaps* nodes) const;
+                                     Evaluation* nodes) const;
   [[nodiscard]] Roaring EvaluateKeywordTerms(const SearchQuery& query) const;
   [[nodiscard]] Roaring EvaluateNumbers(const SearchQuery& query, const Roaring* within) const;
   [[nodiscard]] Roaring EvaluateMatch(const SearchQuery& query) const;
@@ -105,7 +115,9 @@ struct SearchIndex::Impl {
   // position column, which never decreases, is cut by binary search when `range` is set).
   [[nodiscard]] Roaring NumbersWhere(SearchField field, const Roaring* within,
                                      const std::function<bool(std::int64_t)>& predicate) const;
-  [[nodiscard]] double MatchScore(const SearchQuery& query, std::uint32_t doc) const;
+  // The query's tokens the memo field knows, with their idf (a token given twice counts twice).
+  [[nodiscard]] std::vector<MatchTerm> MatchTerms(const SearchQuery& query) const;
+  [[nodiscard]] double MatchScore(const std::vector<MatchTerm>& terms, std::uint32_t doc) const;
 
   Result<SearchAggregationResult> AggregateOne(const SearchAggregation& aggregation,
                                                const Roaring& documents,

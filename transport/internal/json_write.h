@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "ledger/event.h"
@@ -9,6 +10,11 @@
 #include "transport/rfc3339.h"
 
 namespace ledger::transport::internal {
+
+// The JSON text a writer left in `buffer`.
+inline std::string BufferText(const rapidjson::StringBuffer& buffer) {
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
 
 inline void Key(JsonWriter& writer, std::string_view key) {
   writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
