@@ -17,10 +17,7 @@
 namespace ledger::commands {
 namespace {
 
-struct Pending {
-  Command command;
-  CommandCallback done;
-};
+using Pending = Submission;
 
 // How one command of a batch ends, delivered after the batch's write.
 struct Completion {
@@ -98,17 +95,23 @@ class Sequencer::Impl {
   }
 
   Status Submit(Command command, CommandCallback done) {
+    Submission submission{std::move(command), std::move(done)};
+    return SubmitAll(std::span<Submission>(&submission, 1));
+  }
+
+  Status SubmitAll(std::span<Submission> submissions) {
     std::lock_guard lock(queue_mutex_);
     if (stopping_) {
       return Fail(ErrorKind::kUnavailable, "shutting_down", "the ledger is shutting down");
     }
-    if (queue_.size() >= options_.queue_depth_max) {
+    if (queue_.size() + submissions.size() > options_.queue_depth_max) {
       return Fail(ErrorKind::kOverloaded, "overloaded",
                   "the command queue is full (" + std::to_string(options_.queue_depth_max) +
                       " commands); retry later");
     }
-    queue_.push_back(Pending{std::move(command), std::move(done)});
-    if (queue_.size() == 1) queue_ready_.notify_one();
+    const bool was_empty = queue_.empty();
+    for (Submission& submission : submissions) queue_.push_back(std::move(submission));
+    if (was_empty && !queue_.empty()) queue_ready_.notify_one();
     return Ok();
   }
 
@@ -397,6 +400,9 @@ Sequencer::~Sequencer() = default;
 Status Sequencer::Start() { return impl_->Start(); }
 Status Sequencer::Submit(Command command, CommandCallback done) {
   return impl_->Submit(std::move(command), std::move(done));
+}
+Status Sequencer::SubmitAll(std::span<Submission> submissions) {
+  return impl_->SubmitAll(submissions);
 }
 void Sequencer::Stop() { impl_->Stop(); }
 std::size_t Sequencer::QueueDepth() const { return impl_->QueueDepth(); }

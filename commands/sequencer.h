@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 
 #include "commands/command.h"
 #include "ledger/clock.h"
@@ -29,6 +30,12 @@ struct CommandOutcome {
 // event is durable before this runs. Must not block.
 using CommandCallback = std::function<void(Result<CommandOutcome>)>;
 
+// One command and the callback that receives its outcome.
+struct Submission {
+  Command command;
+  CommandCallback done;
+};
+
 struct SequencerOptions {
   std::size_t queue_depth_max = kCommandQueueDepthMax;
   std::size_t batch_commands_max = kBatchCommandsMax;
@@ -48,6 +55,10 @@ class Sequencer {
   // `done`, with kOverloaded ("overloaded") when the queue is full or kUnavailable when the
   // sequencer is stopping.
   [[nodiscard]] Status Submit(Command command, CommandCallback done);
+  // Submits every element of `submissions` (moved from), in order, under one lock, or none of
+  // them: fails like Submit, without calling any callback, when the queue cannot take them all.
+  // The commands stay in order but may be decided in different batches, among other clients'.
+  [[nodiscard]] Status SubmitAll(std::span<Submission> submissions);
   // Stops accepting, decides and makes durable everything already queued, then joins the
   // threads. Idempotent.
   void Stop();

@@ -90,6 +90,20 @@ inline constexpr std::size_t kHttpConnectionsMax = 4'096;
 inline constexpr int kHttpIdleTimeoutSeconds = 60;
 inline constexpr int kHttpReadTimeoutSeconds = 30;
 
+// --- Binary command protocol (transport/binary_server.h, docs/protocol.md) -----------------
+// Commands in one CommandBatch frame.
+inline constexpr std::size_t kBinaryBatchCommandsMax = 8'192;
+// Bytes of one frame after its 4-byte length prefix: about 2 KiB per command of a full batch.
+inline constexpr std::size_t kBinaryFrameBytesMax = 16 * 1024 * 1024;
+// Batches the server reads ahead of their results on one connection (pipelining); it stops
+// reading the connection until the oldest one is answered.
+inline constexpr std::size_t kBinaryBatchesInFlightMax = 8;
+// Open binary connections; more are closed at once. Each may hold one frame buffer of up to
+// kBinaryFrameBytesMax, so this bounds that memory at 4 GiB.
+inline constexpr std::size_t kBinaryConnectionsMax = 256;
+// A new connection must send its hello within this.
+inline constexpr int kBinaryHelloTimeoutSeconds = 10;
+
 // --- Auth ------------------------------------------------------------------------------------
 inline constexpr std::size_t kAuthClientsMax = 10'000;
 

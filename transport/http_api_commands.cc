@@ -8,48 +8,29 @@
 #include "transport/internal/routes.h"
 #include "transport/json_commands.h"
 #include "transport/json_events.h"
+#include "transport/request_ids.h"
 
 namespace ledger::transport {
 namespace {
 
 namespace http = boost::beast::http;
 
-Error InvalidHeader(std::string_view name, std::size_t max_bytes) {
-  return MakeError(ErrorKind::kInvalidArgument, "invalid_argument",
-                   "header " + std::string(name) + " must be 1.." + std::to_string(max_bytes) +
-                       " printable ASCII characters");
-}
-
-// The value of header `name`, checked: absent -> "", else 1..max_bytes of printable ASCII.
-Result<std::string> RequestId(const HttpRequest& request, std::string_view name,
-                              std::size_t max_bytes) {
+// The value of header `name`, or nullopt when the request has none.
+std::optional<std::string_view> Header(const HttpRequest& request, std::string_view name) {
   const auto header = request.find(boost::beast::string_view(name.data(), name.size()));
-  if (header == request.end()) return std::string();
-  const std::string_view value(header->value().data(), header->value().size());
-  if (value.empty() || value.size() > max_bytes) {
-    return std::unexpected(InvalidHeader(name, max_bytes));
-  }
-  for (const char c : value) {
-    if (c < 0x20 || c > 0x7e) return std::unexpected(InvalidHeader(name, max_bytes));
-  }
-  return std::string(value);
+  if (header == request.end()) return std::nullopt;
+  return std::string_view(header->value().data(), header->value().size());
 }
 
 Result<commands::CommandContext> ContextFromHeaders(const HttpRequest& request,
                                                     const Client& client) {
-  commands::CommandContext context;
-  context.client_id = client.client_id;
-  context.is_admin = client.IsAdmin();
-  auto key = RequestId(request, "Idempotency-Key", kIdempotencyKeyBytesMax);
-  if (!key) return std::unexpected(key.error());
-  auto correlation = RequestId(request, "X-Correlation-Id", kCorrelationIdBytesMax);
-  if (!correlation) return std::unexpected(correlation.error());
-  auto causation = RequestId(request, "X-Causation-Id", kCorrelationIdBytesMax);
-  if (!causation) return std::unexpected(causation.error());
-  context.idempotency_key = std::move(*key);
-  context.correlation_id = std::move(*correlation);
-  context.causation_id = std::move(*causation);
-  return context;
+  return MakeCommandContext(client,
+                            {.idempotency_key = Header(request, "Idempotency-Key"),
+                             .correlation_id = Header(request, "X-Correlation-Id"),
+                             .causation_id = Header(request, "X-Causation-Id")},
+                            {.idempotency_key = "header Idempotency-Key",
+                             .correlation_id = "header X-Correlation-Id",
+                             .causation_id = "header X-Causation-Id"});
 }
 
 // True when Content-Type is absent (accepted leniently) or application/json (any parameters).

@@ -21,6 +21,7 @@
 #include "ledger/store.h"
 #include "projections/read_models.h"
 #include "transport/auth.h"
+#include "transport/binary_server.h"
 #include "transport/http_server.h"
 #include "transport/nats_publisher.h"
 #include "transport/nats_replica.h"
@@ -33,6 +34,7 @@ using namespace ledger;
 
 constexpr std::string_view kUsage =
     "Usage: ledgerd [--data DIR] [--listen HOST:PORT] [--auth-file FILE] [--http-threads N]\n"
+    "               [--listen-binary HOST:PORT [--binary-threads N]]\n"
     "               [--role all|writer|reader] [--nats URL [NATS flags]]\n"
     "\n"
     "  --data DIR          data directory (RocksDB and, by default, the tokens file);\n"
@@ -42,6 +44,9 @@ constexpr std::string_view kUsage =
     "  --auth-file FILE    tokens file: '<token> <client-id> <roles> [rate=N[/B]]' per line;\n"
     "                      default DIR/tokens, created with one admin token if missing\n"
     "  --http-threads N    HTTP io threads, 1..64; default 2\n"
+    "  --listen-binary HOST:PORT  also serve the binary command protocol (docs/protocol.md)\n"
+    "                      there; off by default; not with --role reader\n"
+    "  --binary-threads N  binary-protocol io threads, 1..64; default 1\n"
     "  --role ROLE         all (default): commands, projections, queries;\n"
     "                      writer: commands and the NATS publisher, no projections;\n"
     "                      reader: a read replica fed from NATS (needs --nats), queries only\n"
@@ -63,6 +68,9 @@ struct Flags {
   std::uint16_t port = 8080;
   std::string auth_file;
   std::size_t http_threads = 2;
+  std::optional<std::string> binary_host;
+  std::uint16_t binary_port = 0;
+  std::size_t binary_threads = 1;
   std::string role = "all";
   std::optional<std::string> nats_url;
   transport::NatsStreamOptions nats;
@@ -77,7 +85,7 @@ struct Flags {
   std::exit(2);
 }
 
-bool ParseListen(std::string_view text, Flags* flags) {
+bool ParseListen(std::string_view text, std::string* host_out, std::uint16_t* port_out) {
   const std::size_t colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) return false;
   std::string_view host = text.substr(0, colon);
@@ -86,8 +94,8 @@ bool ParseListen(std::string_view text, Flags* flags) {
   }
   std::uint64_t port = 0;
   if (!transport::ParseUnsigned(text.substr(colon + 1), &port) || port > 65535) return false;
-  flags->host = std::string(host);
-  flags->port = static_cast<std::uint16_t>(port);
+  *host_out = std::string(host);
+  *port_out = static_cast<std::uint16_t>(port);
   return true;
 }
 
@@ -97,15 +105,20 @@ bool ApplyFlag(std::string_view name, std::string_view value, Flags* flags) {
     flags->data = std::string(value);
     return !value.empty();
   }
-  if (name == "--listen") return ParseListen(value, flags);
+  if (name == "--listen") return ParseListen(value, &flags->host, &flags->port);
+  if (name == "--listen-binary") {
+    flags->binary_host.emplace();
+    return ParseListen(value, &*flags->binary_host, &flags->binary_port);
+  }
   if (name == "--auth-file") {
     flags->auth_file = std::string(value);
     return !value.empty();
   }
-  if (name == "--http-threads") {
+  if (name == "--http-threads" || name == "--binary-threads") {
     std::uint64_t threads = 0;
     if (!transport::ParseUnsigned(value, &threads) || threads < 1 || threads > 64) return false;
-    flags->http_threads = static_cast<std::size_t>(threads);
+    (name == "--http-threads" ? flags->http_threads : flags->binary_threads) =
+        static_cast<std::size_t>(threads);
     return true;
   }
   if (name == "--role") {
@@ -165,6 +178,9 @@ Flags ParseFlags(int argc, char** argv) {
         return ApplyFlag(name, value, &flags);
       },
       [](const std::string& message) { UsageError(message); });
+  if (flags.role == "reader" && flags.binary_host) {
+    UsageError("--listen-binary takes commands, which a --role reader replica does not");
+  }
   if (flags.role == "reader" && !flags.nats_url) {
     UsageError("--role reader needs --nats: a read replica builds its log from the stream");
   }
@@ -321,9 +337,27 @@ int main(int argc, char** argv) {
     sequencer.Stop();
     Die("cannot start the HTTP server", started.error());
   }
+  std::optional<transport::BinaryServer> binary_server;
+  if (flags.binary_host) {
+    binary_server.emplace(transport::BinaryServerOptions{.host = *flags.binary_host,
+                                                         .port = flags.binary_port,
+                                                         .threads = flags.binary_threads},
+                          sequencer, metrics, **auth);
+    if (auto started = binary_server->Start(); !started) {
+      server.Stop();
+      (*read_models)->Stop();
+      if (publisher) publisher->Stop();
+      sequencer.Stop();
+      Die("cannot start the binary protocol server", started.error());
+    }
+  }
   std::printf("ledgerd listening on http://%s:%u (data: %s, admin token file: %s)\n",
               UrlHost(flags.host).c_str(), static_cast<unsigned>(server.port()), flags.data.c_str(),
               tokens_path.c_str());
+  if (binary_server) {
+    std::printf("ledgerd binary protocol on %s:%u\n", UrlHost(*flags.binary_host).c_str(),
+                static_cast<unsigned>(binary_server->port()));
+  }
   if (flags.role != "all" || flags.nats_url) {
     std::fprintf(stderr, "ledgerd: role %s%s%s\n", flags.role.c_str(),
                  publisher ? ", publishing to stream " : replica ? ", following stream " : "",
@@ -337,6 +371,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr, "ledgerd: signal %d, stopping\n", signal_number);
   // Reverse order: stop taking requests, complete every queued command, answer, close.
   server.StopAccepting();
+  if (binary_server) binary_server->Stop();  // Answers the batches it read, then closes.
   sequencer.Stop();
   server.Stop();
   if (replica) replica->Stop();
