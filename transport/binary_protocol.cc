@@ -18,16 +18,17 @@ namespace {
 // schema's: "commands[3].changeAsset.account".
 class WireFields {
  public:
-  WireFields(std::size_t index, std::string_view body)
-      : prefix_("commands[" + std::to_string(index) + "]." + std::string(body)) {}
+  WireFields(std::size_t index, std::string_view body) : index_(index), body_(body) {}
 
   [[nodiscard]] bool ok() const { return !error_.has_value(); }
   [[nodiscard]] Error TakeError() { return std::move(*error_); }
 
   void Fail(std::string_view field, std::string_view problem) {
     if (error_) return;
+    // Built only on failure: decoding a valid command allocates no message.
     error_ = MakeError(ErrorKind::kInvalidArgument, "invalid_argument",
-                       prefix_ + (field.empty() ? "" : ".") + std::string(field) + ": " +
+                       "commands[" + std::to_string(index_) + "]." + std::string(body_) +
+                           (field.empty() ? "" : ".") + std::string(field) + ": " +
                            std::string(problem));
   }
 
@@ -63,7 +64,8 @@ class WireFields {
   }
 
  private:
-  std::string prefix_;
+  std::size_t index_;
+  std::string_view body_;
   std::optional<Error> error_;
 };
 
@@ -440,17 +442,19 @@ Result<commands::Command> DecodeWireCommand(wire::Command::Reader command, std::
   const auto optional_id = [](bool has, capnp::Text::Reader text) {
     return has ? std::optional<std::string_view>(ViewOf(text)) : std::nullopt;
   };
-  const std::string prefix = "commands[" + std::to_string(index) + "].";
-  const std::string idempotency = prefix + "idempotencyKey";
-  const std::string correlation = prefix + "correlationId";
-  const std::string causation = prefix + "causationId";
   auto context = MakeCommandContext(
       client,
       {.idempotency_key = optional_id(command.hasIdempotencyKey(), command.getIdempotencyKey()),
        .correlation_id = optional_id(command.hasCorrelationId(), command.getCorrelationId()),
        .causation_id = optional_id(command.hasCausationId(), command.getCausationId())},
-      {.idempotency_key = idempotency, .correlation_id = correlation, .causation_id = causation});
-  if (!context) return std::unexpected(std::move(context.error()));
+      {.idempotency_key = "idempotencyKey",
+       .correlation_id = "correlationId",
+       .causation_id = "causationId"});
+  if (!context) {
+    Error error = std::move(context.error());
+    error.message = "commands[" + std::to_string(index) + "]." + error.message;
+    return std::unexpected(std::move(error));
+  }
   auto body = DecodeBody(command.getBody(), index);
   if (!body) return std::unexpected(std::move(body.error()));
   return commands::Command{std::move(*context), std::move(*body)};

@@ -1,11 +1,16 @@
 #include "transport/bin/bench_common.h"
 
+#include <rocksdb/db.h>
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <memory>
+
+#include "ledger/store.h"
 
 namespace ledger::bench {
 
@@ -23,7 +28,16 @@ void Usage(const char* message) {
                "       ledger-bench publish [--nats URL] [--events N] [--rounds R] "
                "[--in-flight W] [--rate R] [--seconds S]\n"
                "       ledger-bench search [--data DIR] [--records N] [--merchants M] "
-               "[--rounds R] [--queries Q] [--seed S]\n");
+               "[--rounds R] [--queries Q] [--seed S]\n"
+               "       ledger-bench mix (--http HOST:PORT | --binary HOST:PORT [--http HOST:PORT]) "
+               "--token TOKEN\n"
+               "                        [--connections N] [--seconds S] [--warmup S] [--batch B] "
+               "[--pipeline P] [--rate R]\n"
+               "                        [--csv FILE] [--label NAME] [--users N] [--payers N] "
+               "[--merchants N] [--seed S]\n"
+               "                        [--mix change=60,settle=20,grant=10,refund_payout=5,query=5]\n"
+               "       ledger-bench raw [--data DIR] [--seconds S] [--rounds R] [--batch B] "
+               "[--csv FILE] [--label NAME]\n");
   std::exit(2);
 }
 
@@ -85,6 +99,43 @@ std::vector<commands::Command> MakeChangeAssetCommands(std::size_t count, std::u
                                          .ref = "bench"};
   }
   return commands;
+}
+
+double RawRocksDbRound(const std::string& path, double seconds, std::size_t batch,
+                       std::vector<std::uint64_t>* per_second) {
+  using Clock = std::chrono::steady_clock;
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.write_buffer_size = 128u << 20;
+  rocksdb::DB* raw = nullptr;
+  if (!rocksdb::DB::Open(options, path, &raw).ok()) Die("cannot open the baseline database");
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::WriteOptions write_options;
+  write_options.sync = true;
+  const std::string value(200, 'v');
+  std::uint64_t key_number = 0;
+  std::string key;
+  const auto started = Clock::now();
+  const auto deadline = started + std::chrono::duration<double>(seconds);
+  std::uint64_t puts = 0;
+  while (Clock::now() < deadline) {
+    rocksdb::WriteBatch write_batch;
+    for (std::size_t i = 0; i < batch; ++i) {
+      key.clear();
+      AppendBigEndian64(++key_number, &key);
+      write_batch.Put(key, value);
+    }
+    if (!db->Write(write_options, &write_batch).ok()) Die("baseline write failed");
+    puts += batch;
+    if (per_second != nullptr) {
+      const auto second = static_cast<std::size_t>(
+          std::chrono::duration<double>(Clock::now() - started).count());
+      if (per_second->size() <= second) per_second->resize(second + 1);
+      (*per_second)[second] += batch;
+    }
+  }
+  const double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
+  return static_cast<double>(puts) / elapsed;
 }
 
 TempOrGiven::TempOrGiven(const std::string& given, std::string_view purpose) : path_(given) {

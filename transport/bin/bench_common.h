@@ -48,6 +48,11 @@ Number ParseNumber(const std::string& flag, const std::string& value) {
                                                                      std::uint64_t first_key,
                                                                      std::mt19937_64& rng);
 
+// Raw RocksDB: sync=true WriteBatches of `batch` 200-byte values into a fresh database at
+// `path`, for `seconds`. Returns puts/s; with `per_second`, also the puts of each whole second.
+[[nodiscard]] double RawRocksDbRound(const std::string& path, double seconds, std::size_t batch,
+                                     std::vector<std::uint64_t>* per_second = nullptr);
+
 // `given` if not empty (created if missing), else a fresh directory under the temp dir that is
 // removed again with this object.
 class TempOrGiven {
@@ -67,6 +72,9 @@ int RunLagCommand(std::span<char* const> args);
 int RunWalletsCommand(std::span<char* const> args);
 // Subcommand in bench_nats.cc: NATS JetStream publish throughput and latency.
 int RunPublishCommand(std::span<char* const> args);
+// Subcommands in bench_mix.cc: the command mix against a running ledgerd, the raw baseline.
+int RunMixCommand(std::span<char* const> args);
+int RunRawCommand(std::span<char* const> args);
 // Subcommand in bench_search.cc: the search projection's indexing rate and query latency.
 int RunSearchCommand(std::span<char* const> args);
 

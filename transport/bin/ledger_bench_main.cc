@@ -10,6 +10,9 @@
 //                        [--seconds S]
 //   ledger-bench search [--data DIR] [--records N] [--merchants M] [--rounds R] [--queries Q]
 //                       [--seed S]
+//   ledger-bench mix (--http HOST:PORT | --binary HOST:PORT [--http HOST:PORT]) --token T
+//                    [--connections N] [--seconds S] [--batch B] [--rate R] [--csv FILE] ...
+//   ledger-bench raw [--data DIR] [--seconds S] [--rounds R] [--batch B] [--csv FILE]
 //
 // `append` measures the durable write path in-process: asset-change commands over N accounts
 // (default 1,000,000) submitted to the sequencer, decided, group-committed and fsynced; each
@@ -40,6 +43,9 @@
 // `search` (bench_search.cc) measures the search projection over N settlement records: its
 // indexing rate against a decode-only baseline, and the latency of a filter and of a terms
 // aggregation as ledgerd's queries run them.
+//
+// `mix` (bench_mix.cc) drives a running ledgerd with the realistic command mix over HTTP or the
+// binary protocol; `raw` measures the raw RocksDB baseline alone (bench-compare runs both).
 #include <rocksdb/db.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -83,36 +89,6 @@ struct AppendOptions {
   std::uint64_t accounts = 1'000'000;
   std::size_t batch = 4'096;
 };
-
-// Raw RocksDB: sync=true WriteBatches of `batch` 200-byte values, for `seconds`. Returns puts/s.
-double RawRocksDbRound(const std::string& path, double seconds, std::size_t batch) {
-  rocksdb::Options options;
-  options.create_if_missing = true;
-  options.write_buffer_size = 128u << 20;
-  rocksdb::DB* raw = nullptr;
-  if (!rocksdb::DB::Open(options, path, &raw).ok()) Usage("cannot open the baseline database");
-  std::unique_ptr<rocksdb::DB> db(raw);
-  rocksdb::WriteOptions write_options;
-  write_options.sync = true;
-  std::string value(200, 'v');
-  std::uint64_t key_number = 0;
-  std::string key;
-  auto started = Clock::now();
-  auto deadline = started + std::chrono::duration<double>(seconds);
-  std::uint64_t puts = 0;
-  while (Clock::now() < deadline) {
-    rocksdb::WriteBatch write_batch;
-    for (std::size_t i = 0; i < batch; ++i) {
-      key.clear();
-      ledger::AppendBigEndian64(++key_number, &key);
-      write_batch.Put(key, value);
-    }
-    if (!db->Write(write_options, &write_batch).ok()) Usage("baseline write failed");
-    puts += batch;
-  }
-  double elapsed = std::chrono::duration<double>(Clock::now() - started).count();
-  return static_cast<double>(puts) / elapsed;
-}
 
 // Commands a long append round generates at a time once its pre-generated ones run out.
 constexpr std::size_t kAppendChunkCommands = 65'536;
@@ -586,5 +562,7 @@ int main(int argc, char** argv) {
   if (verb == "wallets") return ledger::bench::RunWalletsCommand(args);
   if (verb == "publish") return ledger::bench::RunPublishCommand(args);
   if (verb == "search") return ledger::bench::RunSearchCommand(args);
+  if (verb == "mix") return ledger::bench::RunMixCommand(args);
+  if (verb == "raw") return ledger::bench::RunRawCommand(args);
   Usage(("unknown verb '" + verb + "'").c_str());
 }
