@@ -2,7 +2,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
@@ -21,6 +20,7 @@
 #include <optional>
 
 #include "transport/binary_protocol.h"
+#include "transport/internal/listener.h"
 
 namespace ledger::transport {
 namespace internal {
@@ -576,17 +576,6 @@ void Accept(const std::shared_ptr<BinaryCore>& core) {
   });
 }
 
-void RunIo(asio::io_context& io) {
-  while (true) {
-    try {
-      io.run();
-      return;
-    } catch (const std::exception& exception) {
-      std::fprintf(stderr, "ledgerd: binary io thread caught: %s\n", exception.what());
-    }
-  }
-}
-
 }  // namespace
 }  // namespace internal
 
@@ -598,33 +587,14 @@ BinaryServer::~BinaryServer() { Stop(); }
 
 Status BinaryServer::Start() {
   LEDGER_ASSERT(threads_.empty() && !stopped_);
-  namespace asio = boost::asio;
-  const std::string& host = core_->options.host;
-  boost::system::error_code error;
-  const auto address =
-      asio::ip::make_address(host == "localhost" ? std::string("127.0.0.1") : host, error);
-  if (error) {
-    return Fail(ErrorKind::kInvalidArgument, "invalid_argument",
-                "binary listen host must be an IP address or localhost, got '" + host + "'");
-  }
-  const asio::ip::tcp::endpoint endpoint(address, core_->options.port);
-  auto& acceptor = core_->acceptor;
-  acceptor.open(endpoint.protocol(), error);
-  if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
-  if (!error) acceptor.bind(endpoint, error);
-  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
-  if (!error) port_ = acceptor.local_endpoint(error).port();
-  if (error) {
-    boost::system::error_code ignored;
-    acceptor.close(ignored);
-    return Fail(ErrorKind::kUnavailable, "listen_failed",
-                "cannot listen (binary protocol) on " + host + ":" +
-                    std::to_string(core_->options.port) + ": " + error.message());
-  }
+  auto port = internal::Listen(core_->acceptor, core_->options.host, core_->options.port,
+                               "binary protocol");
+  if (!port) return std::unexpected(port.error());
+  port_ = *port;
   internal::Accept(core_);
   const std::size_t thread_count = std::max<std::size_t>(1, core_->options.threads);
   for (std::size_t i = 0; i < thread_count; ++i) {
-    threads_.emplace_back([core = core_] { internal::RunIo(core->io); });
+    threads_.emplace_back([core = core_] { internal::RunIo(core->io, "binary protocol"); });
   }
   return Ok();
 }
