@@ -25,7 +25,6 @@ constexpr std::int64_t kInt64Min = std::numeric_limits<std::int64_t>::min();
 
 constexpr std::string_view kExternalPrefix = "external:";
 constexpr std::string_view kBankAccountPrefix = "external:bank:";
-constexpr std::string_view kMerchantLineKind = "merchant";
 constexpr std::string_view kSplitKinds[] = {"commission", "host_commission", "platform_share",
                                             "technical_service_fee"};
 // expected_versions may name every account a transfer can touch, and no more.

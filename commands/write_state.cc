@@ -26,7 +26,6 @@ constexpr std::string_view kOrderStreamPrefix = "order/";
 constexpr std::string_view kCampaignStreamPrefix = "campaign/";
 constexpr std::string_view kTransfersStream = "transfers";
 constexpr std::string_view kExternalPrefix = "external:";
-constexpr std::string_view kMerchantLineKind = "merchant";
 
 // Every value starts with this byte; a new layout gets a new number and Load keeps reading old
 // ones.

@@ -91,8 +91,11 @@ struct Transferred {
   bool operator==(const Transferred&) const = default;
 };
 
-// One line of a settlement: who receives what. The merchant's own line has kind "merchant".
-// `bps` is the share in basis points when the split was given as one, else -1.
+// The kind of a settlement's last line: the merchant's own share (part of the stored format).
+inline constexpr std::string_view kMerchantLineKind = "merchant";
+
+// One line of a settlement: who receives what. The merchant's own line has kind
+// kMerchantLineKind. `bps` is the share in basis points when the split was given as one, else -1.
 struct SettlementLine {
   std::string to;
   std::string kind;

@@ -14,7 +14,6 @@ using internal::ReadFixed;
 using internal::ReadSized;
 
 constexpr char kDocumentFormat = 1;
-constexpr std::string_view kMerchantLineKind = "merchant";
 constexpr std::string_view kIncome = "income";
 constexpr std::string_view kOther = "other";
 constexpr std::string_view kExpenditure = "expenditure";

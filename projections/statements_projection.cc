@@ -21,7 +21,6 @@ using internal::ReadSized;
 
 constexpr char kFormat = 1;
 constexpr std::string_view kNowKey = "n";
-constexpr std::string_view kMerchantLineKind = "merchant";
 constexpr std::string_view kRefundKind = "refund";
 constexpr std::string_view kAdjustmentKind = "adjustment";
 constexpr std::string_view kOtherKind = "other";

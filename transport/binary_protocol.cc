@@ -23,13 +23,22 @@ class WireFields {
   [[nodiscard]] bool ok() const { return !error_.has_value(); }
   [[nodiscard]] Error TakeError() { return std::move(*error_); }
 
+  // Fields named from here on belong to element `index` of the list `list` ("splits[2].to"),
+  // until EndItem().
+  void Item(std::string_view list, std::size_t index) {
+    list_ = list;
+    item_ = index;
+  }
+  void EndItem() { list_ = {}; }
+
   void Fail(std::string_view field, std::string_view problem) {
     if (error_) return;
-    // Built only on failure: decoding a valid command allocates no message.
+    // Built only on failure: decoding a valid command allocates no name or message.
+    std::string name = "commands[" + std::to_string(index_) + "]." + std::string(body_);
+    if (!list_.empty()) name += "." + std::string(list_) + "[" + std::to_string(item_) + "]";
+    if (!field.empty()) name += "." + std::string(field);
     error_ = MakeError(ErrorKind::kInvalidArgument, "invalid_argument",
-                       "commands[" + std::to_string(index_) + "]." + std::string(body_) +
-                           (field.empty() ? "" : ".") + std::string(field) + ": " +
-                           std::string(problem));
+                       name + ": " + std::string(problem));
   }
 
   // A required Text field: unset is an error, so is invalid UTF-8.
@@ -55,17 +64,22 @@ class WireFields {
       return metadata;
     }
     metadata.reserve(list.size());
-    for (const auto entry : list) {
-      std::string key = Required(entry.hasKey(), entry.getKey(), field);
-      std::string value = Required(entry.hasValue(), entry.getValue(), field);
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const auto entry = list[i];
+      Item(field, i);
+      std::string key = Required(entry.hasKey(), entry.getKey(), "key");
+      std::string value = Required(entry.hasValue(), entry.getValue(), "value");
       metadata.emplace_back(std::move(key), std::move(value));
     }
+    EndItem();
     return metadata;
   }
 
  private:
   std::size_t index_;
   std::string_view body_;
+  std::string_view list_;
+  std::size_t item_ = 0;
   std::optional<Error> error_;
 };
 
@@ -98,23 +112,28 @@ Result<commands::CommandBody> DecodeTransfer(wire::Transfer::Reader in, std::siz
   out.postings.reserve(std::min<std::size_t>(postings.size(), kTransferPostingsMax + 1));
   for (std::size_t i = 0; i < postings.size() && fields.ok(); ++i) {
     const auto posting = postings[i];
-    const std::string name = "postings[" + std::to_string(i) + "]";
+    fields.Item("postings", i);
     Posting decoded;
-    decoded.from = fields.Required(posting.hasFrom(), posting.getFrom(), name + ".from");
-    decoded.to = fields.Required(posting.hasTo(), posting.getTo(), name + ".to");
-    decoded.asset = fields.Required(posting.hasAsset(), posting.getAsset(), name + ".asset");
+    decoded.from = fields.Required(posting.hasFrom(), posting.getFrom(), "from");
+    decoded.to = fields.Required(posting.hasTo(), posting.getTo(), "to");
+    decoded.asset = fields.Required(posting.hasAsset(), posting.getAsset(), "asset");
     decoded.amount = posting.getAmount();
     out.postings.push_back(std::move(decoded));
   }
+  fields.EndItem();
   out.ref = fields.Optional(in.getRef(), "ref");
   out.metadata = fields.KeyValues(in.getMetadata(), "metadata");
-  for (const auto expected : in.getExpectedVersions()) {
-    const std::string account =
-        fields.Required(expected.hasAccount(), expected.getAccount(), "expectedVersions.account");
-    if (!out.expected_versions.emplace(account, expected.getVersion()).second) {
-      fields.Fail("expectedVersions", "account '" + account + "' appears twice");
+  const auto versions = in.getExpectedVersions();
+  for (std::size_t i = 0; i < versions.size(); ++i) {
+    fields.Item("expectedVersions", i);
+    std::string account = fields.Required(versions[i].hasAccount(), versions[i].getAccount(),
+                                          "account");
+    if (fields.ok() && out.expected_versions.contains(account)) {
+      fields.Fail("account", "'" + account + "' appears twice");
     }
+    out.expected_versions.emplace(std::move(account), versions[i].getVersion());
   }
+  fields.EndItem();
   return Finish(fields, std::move(out));
 }
 
@@ -131,10 +150,10 @@ Result<commands::CommandBody> DecodeSettleOrder(wire::SettleOrder::Reader in, st
   out.splits.reserve(std::min<std::size_t>(splits.size(), kSettlementSplitsMax + 1));
   for (std::size_t i = 0; i < splits.size() && fields.ok(); ++i) {
     const auto split = splits[i];
-    const std::string name = "splits[" + std::to_string(i) + "]";
+    fields.Item("splits", i);
     commands::Split decoded;
-    decoded.to = fields.Required(split.hasTo(), split.getTo(), name + ".to");
-    decoded.kind = fields.Required(split.hasKind(), split.getKind(), name + ".kind");
+    decoded.to = fields.Required(split.hasTo(), split.getTo(), "to");
+    decoded.kind = fields.Required(split.hasKind(), split.getKind(), "kind");
     const auto share = split.getShare();
     switch (share.which()) {
       case wire::Split::Share::BPS:
@@ -144,11 +163,12 @@ Result<commands::CommandBody> DecodeSettleOrder(wire::SettleOrder::Reader in, st
         decoded.amount = share.getAmount();
         break;
       default:
-        fields.Fail(name, "must have exactly one of 'bps' and 'amount'");
+        fields.Fail("", "must have exactly one of 'bps' and 'amount'");
         break;
     }
     out.splits.push_back(std::move(decoded));
   }
+  fields.EndItem();
   const auto occurred = in.getOccurredAt();
   if (occurred.isMicros()) out.occurred_at_us = occurred.getMicros();
   return Finish(fields, std::move(out));

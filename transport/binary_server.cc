@@ -171,6 +171,7 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
   // One batch read from the connection, until its results are written.
   struct Batch {
     std::uint64_t request_id = 0;
+    std::size_t command_count = 0;
     std::vector<CommandReply> replies;
     std::optional<CommandReply> refused;
     std::atomic<std::size_t> remaining{0};
@@ -327,12 +328,17 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
     batch->request_id = in.getRequestId();
     const auto list = in.getCommands();
     const std::size_t count = list.size();
+    batch->command_count = count;
     const std::size_t count_max = core_->options.batch_commands_max;
-    if (count == 0 || count > count_max) {
-      Refuse(*batch, MakeError(count == 0 ? ErrorKind::kInvalidArgument : ErrorKind::kTooLarge,
-                               count == 0 ? "invalid_argument" : "batch_too_large",
-                               "a batch carries 1.." + std::to_string(count_max) +
-                                   " commands, this one " + std::to_string(count)));
+    const auto limit = [count_max] {
+      return "a batch carries 1.." + std::to_string(count_max) + " commands";
+    };
+    if (count == 0) {
+      Refuse(*batch, MakeError(ErrorKind::kInvalidArgument, "invalid_argument",
+                               limit() + ", this one none"));
+    } else if (count > count_max) {
+      Refuse(*batch, MakeError(ErrorKind::kTooLarge, "batch_too_large",
+                               limit() + ", this one " + std::to_string(count)));
     } else if (client_->limiter != nullptr &&
                static_cast<double>(count) > client_->limiter->limit().burst) {
       Refuse(*batch, MakeError(ErrorKind::kTooLarge, "batch_too_large",
@@ -399,23 +405,26 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
     MaybeFinish();
   }
 
+  // Per batch, not per command: one labelled-counter lookup per error code in the batch.
   void CountResults(const Batch& batch) {
     core_->batches.Add();
     if (batch.refused) {
-      core_->CommandCounter(batch.refused->code).Add();
+      core_->CommandCounter(batch.refused->code).Add(batch.command_count);
       return;
     }
     std::uint64_t accepted = 0;
     std::uint64_t replayed = 0;
+    std::map<std::string_view, std::uint64_t> rejected;
     for (const CommandReply& reply : batch.replies) {
       if (!reply.accepted) {
-        core_->CommandCounter(reply.code).Add();
+        ++rejected[reply.code];
       } else if (reply.replayed) {
         ++replayed;
       } else {
         ++accepted;
       }
     }
+    for (const auto& [code, count] : rejected) core_->CommandCounter(code).Add(count);
     if (accepted > 0) core_->accepted.Add(accepted);
     if (replayed > 0) core_->replayed.Add(replayed);
   }
@@ -610,16 +619,13 @@ void BinaryServer::Stop() {
   });
   for (const auto& session : core_->Sessions()) session->Shutdown();
   if (threads_.empty()) return;
-  if (core_->WaitForNoSessions(core_->options.drain_timeout)) {
-    core_->work.reset();
-  } else {
+  const bool drained = core_->WaitForNoSessions(core_->options.drain_timeout);
+  if (!drained) {
     std::fprintf(stderr, "ledgerd: %zu binary connections still open after %lld s; closing\n",
                  core_->OpenSessions(),
                  static_cast<long long>(core_->options.drain_timeout.count()));
-    core_->io.stop();
   }
-  for (std::thread& thread : threads_) thread.join();
-  threads_.clear();
+  internal::JoinIoThreads(core_->io, core_->work, threads_, drained);
 }
 
 }  // namespace ledger::transport

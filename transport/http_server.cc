@@ -45,17 +45,13 @@ void HttpServer::Stop() {
   stopped_ = true;
   StopAccepting();
   if (threads_.empty()) return;
-  if (core_->WaitForNoConnections(core_->options.drain_timeout)) {
-    // Let the io threads finish what is queued (the acceptor's close) and run out of work.
-    core_->work.reset();
-  } else {
+  const bool drained = core_->WaitForNoConnections(core_->options.drain_timeout);
+  if (!drained) {
     std::fprintf(stderr, "ledgerd: %zu HTTP connections still open after %lld s; closing\n",
                  core_->OpenConnections(),
                  static_cast<long long>(core_->options.drain_timeout.count()));
-    core_->io.stop();
   }
-  for (std::thread& thread : threads_) thread.join();
-  threads_.clear();
+  internal::JoinIoThreads(core_->io, core_->work, threads_, drained);
 }
 
 }  // namespace ledger::transport

@@ -82,7 +82,25 @@ class BinaryProtocolTest : public ::testing::Test {
     return client ? std::move(*client) : nullptr;
   }
 
-  // A connection that has said hello, for sending hand-made frames.
+  // Says hello with `version` on a raw connection.
+  static void SendHello(BinaryClient& client, std::uint32_t version = wire::PROTOCOL_VERSION) {
+    capnp::MallocMessageBuilder message;
+    auto hello = message.initRoot<wire::Frame>().initHello();
+    hello.setVersion(version);
+    hello.setToken(kWriterToken.data());
+    ASSERT_TRUE(client.SendBytes(EncodeFrame(message)).has_value());
+  }
+
+  // Says hello on a raw connection and reads the welcome, for sending hand-made frames after.
+  static void SayHello(BinaryClient& client) {
+    ASSERT_NO_FATAL_FAILURE(SendHello(client));
+    auto welcome = client.ReceiveFrame();
+    ASSERT_TRUE(welcome.has_value());
+    FrameReader reader(*welcome);
+    ASSERT_TRUE(reader.Root().isWelcome());
+  }
+
+  // A connection that has not said hello, for sending hand-made frames.
   std::unique_ptr<BinaryClient> ConnectRaw() {
     auto client = BinaryClient::ConnectRaw(ClientOptions());
     EXPECT_TRUE(client.has_value());
@@ -465,17 +483,47 @@ TEST(BinaryCodecTest, RandomCommandsRoundTrip) {
   }
 }
 
+// Errors inside a list name the element: "commands[4].transfer.postings[1].to".
+TEST(BinaryCodecTest, ErrorsNameTheListElement) {
+  Client client{.client_id = "shop", .roles = kRoleWriter, .limiter = nullptr};
+  capnp::MallocMessageBuilder message;
+  auto transfer = message.initRoot<wire::Command>().getBody().initTransfer();
+  auto postings = transfer.initPostings(2);
+  for (unsigned i = 0; i < 2; ++i) {
+    postings[i].setFrom("user:1");
+    postings[i].setAsset("USD");
+    postings[i].setAmount(1);
+  }
+  postings[0].setTo("user:2");  // postings[1] has no `to`.
+  auto decoded = DecodeWireCommand(message.getRoot<wire::Command>().asReader(), 4, client);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_EQ(decoded.error().message,
+            "commands[4].transfer.postings[1].to: missing required field");
+
+  capnp::MallocMessageBuilder settle_message;
+  auto settle = settle_message.initRoot<wire::Command>().getBody().initSettleOrder();
+  settle.setOrderId("o");
+  settle.setMerchant("merchant:1");
+  settle.setPayer("user:1");
+  settle.setAsset("USD");
+  auto splits = settle.initSplits(2);
+  for (unsigned i = 0; i < 2; ++i) {
+    splits[i].setTo("platform:fees");
+    splits[i].setKind("commission");
+  }
+  splits[0].getShare().setBps(100);  // splits[1] has neither bps nor amount.
+  decoded = DecodeWireCommand(settle_message.getRoot<wire::Command>().asReader(), 0, client);
+  ASSERT_FALSE(decoded.has_value());
+  EXPECT_EQ(decoded.error().message,
+            "commands[0].settleOrder.splits[1]: must have exactly one of 'bps' and 'amount'");
+}
+
 // A command whose required Text field is unset, whose text is not UTF-8, or whose body is
 // unset or unknown, is refused on its own with a message naming it.
 TEST_F(BinaryProtocolTest, MalformedCommandsAreRefusedOneByOne) {
   auto client = ConnectRaw();
   ASSERT_NE(client, nullptr);
-  capnp::MallocMessageBuilder hello;
-  auto h = hello.initRoot<wire::Frame>().initHello();
-  h.setVersion(wire::PROTOCOL_VERSION);
-  h.setToken(kWriterToken.data());
-  ASSERT_TRUE(client->SendBytes(EncodeFrame(hello)).has_value());
-  ASSERT_TRUE(client->ReceiveFrame().has_value());  // welcome
+  ASSERT_NO_FATAL_FAILURE(SayHello(*client));
 
   capnp::MallocMessageBuilder message;
   auto batch = message.initRoot<wire::Frame>().initBatch();
@@ -540,11 +588,7 @@ TEST_F(BinaryProtocolTest, HelloIsRequiredAndChecked) {
   }
   {  // Another protocol version.
     auto client = ConnectRaw();
-    capnp::MallocMessageBuilder message;
-    auto hello = message.initRoot<wire::Frame>().initHello();
-    hello.setVersion(wire::PROTOCOL_VERSION + 1);
-    hello.setToken(kWriterToken.data());
-    ASSERT_TRUE(client->SendBytes(EncodeFrame(message)).has_value());
+    ASSERT_NO_FATAL_FAILURE(SendHello(*client, wire::PROTOCOL_VERSION + 1));
     EXPECT_EQ(ConnectionErrorCode(*client), "unsupported_version");
   }
   EXPECT_EQ(Head(), 0u);
@@ -635,12 +679,7 @@ TEST_F(BinaryProtocolTest, ResultsOfEarlierBatchesPrecedeTheConnectionError) {
 
 TEST_F(BinaryProtocolTest, BatchLimitsRefuseTheWholeBatchAndKeepTheConnection) {
   auto client = ConnectRaw();
-  capnp::MallocMessageBuilder hello;
-  auto h = hello.initRoot<wire::Frame>().initHello();
-  h.setVersion(wire::PROTOCOL_VERSION);
-  h.setToken(kWriterToken.data());
-  ASSERT_TRUE(client->SendBytes(EncodeFrame(hello)).has_value());
-  ASSERT_TRUE(client->ReceiveFrame().has_value());
+  ASSERT_NO_FATAL_FAILURE(SayHello(*client));
   const auto send_batch = [&](std::size_t count) {
     capnp::MallocMessageBuilder message;
     auto batch = message.initRoot<wire::Frame>().initBatch();

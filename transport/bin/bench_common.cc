@@ -61,6 +61,12 @@ std::vector<std::pair<std::string, std::string>> FlagPairs(
   return pairs;
 }
 
+Endpoint ParseEndpoint(const std::string& flag, const std::string& value) {
+  const auto colon = value.rfind(':');
+  if (colon == std::string::npos) Usage((flag + " wants HOST:PORT").c_str());
+  return {value.substr(0, colon), ParseNumber<std::uint16_t>(flag, value.substr(colon + 1))};
+}
+
 double CpuSeconds() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

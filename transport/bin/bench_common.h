@@ -31,6 +31,14 @@ Number ParseNumber(const std::string& flag, const std::string& value) {
   return number;
 }
 
+// A HOST:PORT flag value.
+struct Endpoint {
+  std::string host;
+  std::uint16_t port = 0;
+};
+// `value` of `flag` as HOST:PORT; a usage error otherwise.
+[[nodiscard]] Endpoint ParseEndpoint(const std::string& flag, const std::string& value);
+
 // The (flag, value) pairs of `args`. A flag in `switches` takes no value (its value is "").
 [[nodiscard]] std::vector<std::pair<std::string, std::string>> FlagPairs(
     std::span<char* const> args, std::span<const std::string_view> switches = {});

@@ -64,11 +64,6 @@ constexpr const char* kKindNames[kKindCount] = {"asset_change", "settlement", "v
 constexpr std::size_t kCampaigns = 16;
 constexpr std::int64_t kPayerFunds = 1'000'000'000'000;
 
-struct Endpoint {
-  std::string host;
-  std::uint16_t port = 0;
-};
-
 struct MixOptions {
   std::optional<Endpoint> http;
   std::optional<Endpoint> binary;
@@ -87,12 +82,6 @@ struct MixOptions {
   std::array<double, kKindCount> mix = {60, 20, 10, 5, 5};
   std::uint64_t seed = 42;
 };
-
-Endpoint ParseEndpoint(const std::string& flag, const std::string& value) {
-  const auto colon = value.rfind(':');
-  if (colon == std::string::npos) Usage((flag + " wants HOST:PORT").c_str());
-  return {value.substr(0, colon), ParseNumber<std::uint16_t>(flag, value.substr(colon + 1))};
-}
 
 std::array<double, kKindCount> ParseMix(const std::string& value) {
   std::array<double, kKindCount> mix{};

@@ -365,10 +365,9 @@ int RunWalletsCommand(std::span<char* const> args) {
   WalletsOptions options;
   for (const auto& [flag, value] : FlagPairs(args)) {
     if (flag == "--http") {
-      const auto colon = value.rfind(':');
-      if (colon == std::string::npos) Usage("--http wants HOST:PORT");
-      options.host = value.substr(0, colon);
-      options.port = ParseNumber<std::uint16_t>(flag, value.substr(colon + 1));
+      Endpoint endpoint = ParseEndpoint(flag, value);
+      options.host = std::move(endpoint.host);
+      options.port = endpoint.port;
     } else if (flag == "--token") {
       options.token = value;
     } else if (flag == "--connections") {

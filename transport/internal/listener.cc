@@ -47,4 +47,15 @@ void RunIo(asio::io_context& io, std::string_view server) {
   }
 }
 
+void JoinIoThreads(asio::io_context& io, IoWorkGuard& work, std::vector<std::thread>& threads,
+                   bool drained) {
+  if (drained) {
+    work.reset();
+  } else {
+    io.stop();
+  }
+  for (std::thread& thread : threads) thread.join();
+  threads.clear();
+}
+
 }  // namespace ledger::transport::internal
