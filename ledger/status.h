@@ -2,7 +2,12 @@
 // Each code has one meaning everywhere; transport maps codes to HTTP statuses once.
 #pragma once
 
+#include <version>
+#if defined(__cpp_lib_expected)
 #include <expected>
+#else
+#include "ledger/internal/expected_polyfill.h"  // clang 14 with libstdc++ 12 (fuzz builds)
+#endif
 #include <string>
 #include <string_view>
 #include <utility>

@@ -142,7 +142,8 @@ struct Chunk {
   }
   void Add(std::uint64_t position, std::string_view value) {
     const std::size_t value_words = (value.size() + 7) / 8;
-    words[used_words + value_words - 1] = capnp::word();  // Zero the padding.
+    // Zero the padding. (memset: clang's capnp::word has no copy assignment.)
+    std::memset(&words[used_words + value_words - 1], 0, sizeof(capnp::word));
     std::memcpy(&words[used_words], value.data(), value.size());
     slots.push_back({position, used_words, value.size()});
     used_words += value_words;

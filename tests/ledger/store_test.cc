@@ -20,7 +20,7 @@ namespace {
 // The root of a stored event (tests only; copies into aligned words).
 schema::Event::Reader ReadRoot(const std::string& bytes) {
   static thread_local std::vector<capnp::word> words;
-  words.assign(bytes.size() / sizeof(capnp::word), capnp::word{});
+  words = std::vector<capnp::word>(bytes.size() / sizeof(capnp::word));
   std::memcpy(words.data(), bytes.data(), bytes.size());
   static thread_local std::unique_ptr<capnp::FlatArrayMessageReader> reader;
   reader = std::make_unique<capnp::FlatArrayMessageReader>(
