@@ -11,7 +11,7 @@ namespace ledger::projections {
 namespace {
 
 Error StorageError(const rocksdb::Status& status, std::string_view what) {
-  return MakeError(ErrorKind::kUnavailable, "storage_unavailable",
+  return MakeError(ErrorKind::kUnavailable, status.IsNoSpace() ? "disk_full" : "storage_unavailable",
                    std::string(what) + ": " + status.ToString());
 }
 
