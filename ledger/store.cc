@@ -39,7 +39,8 @@ constexpr std::size_t kMemtableHashBuckets = 1 << 20;
 constexpr std::size_t kPointLookupPrefixBytes = kIdBytesMax + 64;
 
 Error StorageError(const rocksdb::Status& status, std::string_view what) {
-  return MakeError(ErrorKind::kUnavailable, status.IsNoSpace() ? "disk_full" : "storage_unavailable",
+  return MakeError(ErrorKind::kUnavailable,
+                   status.IsNoSpace() ? "disk_full" : "storage_unavailable",
                    std::string(what) + ": " + status.ToString());
 }
 

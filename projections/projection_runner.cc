@@ -11,7 +11,8 @@ namespace ledger::projections {
 namespace {
 
 Error StorageError(const rocksdb::Status& status, std::string_view what) {
-  return MakeError(ErrorKind::kUnavailable, status.IsNoSpace() ? "disk_full" : "storage_unavailable",
+  return MakeError(ErrorKind::kUnavailable,
+                   status.IsNoSpace() ? "disk_full" : "storage_unavailable",
                    std::string(what) + ": " + status.ToString());
 }
 
@@ -222,7 +223,8 @@ void ProjectionRunner::RetryAfterStorageFailure(const Error& error) {
                  "ledgerd: projection %.*s paused at %llu: %s (%s); retrying every %lld ms\n",
                  static_cast<int>(projection_.Name().size()), projection_.Name().data(),
                  static_cast<unsigned long long>(checkpoint_.load()), error.message.c_str(),
-                 error.code.c_str(), static_cast<long long>(options_.storage_retry_interval.count()));
+                 error.code.c_str(),
+                 static_cast<long long>(options_.storage_retry_interval.count()));
     storage_failed_ = true;
   }
   storage_retries_.Add();

@@ -110,7 +110,8 @@ TEST(HttpHostileTest, SlowlorisHeaderIsClosed) {
   const auto started = Clock::now();
   bool closed = false;
   for (char byte : header) {
-    if (!slow.Send(std::string_view(&byte, 1)) || slow.ClosedWithin(std::chrono::milliseconds(100))) {
+    if (!slow.Send(std::string_view(&byte, 1)) ||
+        slow.ClosedWithin(std::chrono::milliseconds(100))) {
       closed = true;
       break;
     }
@@ -136,7 +137,8 @@ TEST(HttpHostileTest, SlowBodyIsClosed) {
   const auto started = Clock::now();
   bool closed = false;
   for (char byte : body) {
-    if (!slow.Send(std::string_view(&byte, 1)) || slow.ClosedWithin(std::chrono::milliseconds(200))) {
+    if (!slow.Send(std::string_view(&byte, 1)) ||
+        slow.ClosedWithin(std::chrono::milliseconds(200))) {
       closed = true;
       break;
     }
