@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <optional>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -42,9 +44,28 @@ struct InFlightKey {
   std::uint64_t batch_sequence;
 };
 
+// The answer to a command whose batch failed to write; keeps the store's code ("disk_full" or
+// "storage_unavailable").
 Error StorageFailed(const Error& cause) {
-  return MakeError(ErrorKind::kUnavailable, "storage_unavailable",
+  return MakeError(ErrorKind::kUnavailable,
+                   cause.kind == ErrorKind::kUnavailable ? cause.code : "storage_unavailable",
                    "the batch holding this command could not be made durable: " + cause.message);
+}
+
+// The refusal of a command submitted while the write path is stopped.
+Error WritesStoppedError(const Error& cause) {
+  if (cause.code == "disk_full") {
+    return MakeError(ErrorKind::kUnavailable, "disk_full",
+                     "the disk is full: writes are stopped until space is freed, then resume by "
+                     "themselves; retry later (" + cause.message + ")");
+  }
+  return MakeError(ErrorKind::kUnavailable, "storage_unavailable",
+                   "a write failed: writes are stopped until the database resumes, which is "
+                   "retried by itself; retry later (" + cause.message + ")");
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point started) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 }
 
 }  // namespace
@@ -68,7 +89,19 @@ class Sequencer::Impl {
         events_appended_(
             metrics.GetCounter("ledger_events_appended_total", "Events made durable.")),
         commit_failures_(metrics.GetCounter("ledger_commit_failures_total",
-                                            "Batches whose synced write failed.")) {
+                                            "Batches whose synced write failed.")),
+        disk_full_(metrics.GetGauge(
+            "ledger_disk_full", "1 while writes are stopped because the disk is full.")),
+        writes_stopped_(metrics.GetGauge(
+            "ledger_writes_stopped",
+            "1 while a failed write (disk full or another storage error) stops the write path.")),
+        writes_stopped_total_(metrics.GetCounter(
+            "ledger_writes_stopped_total", "Times a failed write stopped the write path.")),
+        resumes_(metrics.GetCounter("ledger_storage_resumes_total",
+                                    "Times the write path resumed after a failed write.")),
+        resume_attempts_(metrics.GetCounter(
+            "ledger_storage_resume_attempts_total",
+            "Attempts to resume the database while the write path was stopped.")) {
     metrics.SetGaugeFunction("ledger_command_queue_depth", "Commands waiting for the sequencer.",
                              [this] { return static_cast<double>(QueueDepth()); });
     metrics.SetGaugeFunction("ledger_head_position", "Position of the last durable event.",
@@ -104,6 +137,7 @@ class Sequencer::Impl {
     if (stopping_) {
       return Fail(ErrorKind::kUnavailable, "shutting_down", "the ledger is shutting down");
     }
+    if (storage_failure_) return std::unexpected(WritesStoppedError(*storage_failure_));
     if (queue_.size() + submissions.size() > options_.queue_depth_max) {
       return Fail(ErrorKind::kOverloaded, "overloaded",
                   "the command queue is full (" + std::to_string(options_.queue_depth_max) +
@@ -136,6 +170,11 @@ class Sequencer::Impl {
     return queue_.size();
   }
 
+  bool WritesStopped() const {
+    std::lock_guard lock(queue_mutex_);
+    return storage_failure_.has_value();
+  }
+
  private:
   Status LoadState() {
     state_.Clear();
@@ -156,13 +195,16 @@ class Sequencer::Impl {
     while (true) {
       {
         std::unique_lock lock(queue_mutex_);
-        queue_ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // Stopping and drained.
+        // A failed write wakes the sequencer too: it resumes the store even with nothing queued.
+        queue_ready_.wait(lock,
+                          [&] { return stopping_ || !queue_.empty() || storage_failure_; });
+        if (queue_.empty() && stopping_ && !storage_failure_) return;  // Stopping and drained.
         taken.swap(queue_);
       }
+      if (!RecoverIfFailed(taken)) return;  // Stopping with the write path stopped.
       while (!taken.empty()) {
         WaitForPipeSpace();
-        RecoverIfFailed();
+        if (!RecoverIfFailed(taken)) return;
         PushBatch(DecideBatch(taken));
       }
     }
@@ -174,15 +216,84 @@ class Sequencer::Impl {
     PurgeDurableKeys(durable_sequence_);
   }
 
-  // After a failed write the in-memory state may be ahead of the disk: wait until nothing is in
-  // flight, then reload it from the store (TigerBeetle's habit: the disk is the truth).
-  void RecoverIfFailed() {
-    std::unique_lock lock(pipe_mutex_);
-    if (!failed_) return;
-    pipe_changed_.wait(lock, [&] { return pipe_.empty(); });
+  // After a failed write the in-memory state may be ahead of the disk: waits until nothing is in
+  // flight, resumes the store (retrying every storage_resume_interval, answering what is queued
+  // meanwhile with the failure), then reloads the state from it (TigerBeetle's habit: the disk
+  // is the truth). True when writes may go on; false when the sequencer is stopping and the
+  // store did not resume (everything queued has been answered then).
+  bool RecoverIfFailed(std::deque<Pending>& taken) {
+    Error failure;
+    {
+      std::unique_lock lock(pipe_mutex_);
+      if (!failed_) return true;
+      pipe_changed_.wait(lock, [&] { return pipe_.empty(); });
+      failure = failure_;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    while (true) {
+      resume_attempts_.Add();
+      if (store_.Resume()) break;
+      // A full disk may take hours to clear: nothing queued waits for it.
+      FailAll(taken, failure);
+      std::unique_lock lock(queue_mutex_);
+      std::deque<Pending> queued;
+      queued.swap(queue_);
+      lock.unlock();
+      FailAll(queued, failure);
+      lock.lock();
+      if (stopping_) return false;
+      queue_ready_.wait_for(lock, options_.storage_resume_interval, [&] { return stopping_; });
+    }
     auto status = LoadState();
     LEDGER_ASSERT(status.has_value());
-    failed_ = false;
+    {
+      std::lock_guard lock(pipe_mutex_);
+      failed_ = false;
+    }
+    {
+      std::lock_guard lock(queue_mutex_);
+      storage_failure_.reset();
+    }
+    disk_full_.Set(0);
+    writes_stopped_.Set(0);
+    resumes_.Add();
+    std::fprintf(stderr,
+                 "ledgerd: writes resumed after %.1f s stopped (%s); head position %llu; "
+                 "accepting commands again\n",
+                 SecondsSince(started), failure.code.c_str(),
+                 static_cast<unsigned long long>(store_.HeadPosition()));
+    return true;
+  }
+
+  static void FailAll(std::deque<Pending>& pending, const Error& failure) {
+    for (Pending& one : pending) one.done(std::unexpected(WritesStoppedError(failure)));
+    pending.clear();
+  }
+
+  // Durability thread: the first failed write stops the write path (Submit refuses from now on,
+  // the sequencer wakes to resume the store).
+  void StopWrites(const Error& failure) {
+    {
+      std::lock_guard lock(pipe_mutex_);
+      if (failed_) return;
+      failed_ = true;
+      failure_ = failure;
+    }
+    {
+      std::lock_guard lock(queue_mutex_);
+      storage_failure_ = failure;
+    }
+    queue_ready_.notify_all();
+    writes_stopped_total_.Add();
+    writes_stopped_.Set(1);
+    if (failure.code == "disk_full") disk_full_.Set(1);
+    std::fprintf(stderr,
+                 "ledgerd: writes stopped at head position %llu: %s (%s); commands answer 503 %s "
+                 "until the database resumes, retried every %lld ms\n",
+                 static_cast<unsigned long long>(store_.HeadPosition()), failure.message.c_str(),
+                 failure.code.c_str(), failure.code == "disk_full" ? "disk_full"
+                                                                  : "storage_unavailable",
+                 static_cast<long long>(options_.storage_resume_interval.count()));
   }
 
   void PurgeDurableKeys(std::uint64_t durable_sequence) {
@@ -292,22 +403,22 @@ class Sequencer::Impl {
   void DurabilityLoop() {
     while (true) {
       std::unique_ptr<DecidedBatch> batch;
-      bool failed = false;
+      std::optional<Error> failure;
       {
         std::unique_lock lock(pipe_mutex_);
         pipe_changed_.wait(lock, [&] { return sequencer_done_ || !pipe_.empty(); });
         if (pipe_.empty()) return;
         batch = std::move(pipe_.front());
-        failed = failed_;
+        if (failed_) failure = failure_;
       }
-      Status written = failed ? Status(std::unexpected(MakeError(
-                                    ErrorKind::kUnavailable, "storage_unavailable",
-                                    "an earlier batch failed to write")))
-                              : Write(*batch);
+      // A batch decided after a failed one was decided on state that never became durable.
+      Status written = failure ? Status(std::unexpected(MakeError(
+                                     ErrorKind::kUnavailable, failure->code,
+                                     "an earlier batch failed to write: " + failure->message)))
+                               : Write(*batch);
       if (!written) {
         commit_failures_.Add();
-        std::lock_guard lock(pipe_mutex_);
-        failed_ = true;
+        StopWrites(written.error());
       }
       Complete(*batch, written);
       {
@@ -370,6 +481,11 @@ class Sequencer::Impl {
   Histogram& commit_seconds_;
   Counter& events_appended_;
   Counter& commit_failures_;
+  Gauge& disk_full_;
+  Gauge& writes_stopped_;
+  Counter& writes_stopped_total_;
+  Counter& resumes_;
+  Counter& resume_attempts_;
 
   // Sequencer thread only.
   WriteState state_;
@@ -382,12 +498,15 @@ class Sequencer::Impl {
   std::condition_variable queue_ready_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
+  // Set while a failed write keeps the write path stopped: Submit refuses with it.
+  std::optional<Error> storage_failure_;
 
   std::mutex pipe_mutex_;
   std::condition_variable pipe_changed_;
   std::deque<std::unique_ptr<DecidedBatch>> pipe_;
   std::uint64_t durable_sequence_ = 0;
   bool failed_ = false;
+  Error failure_;  // The write that set failed_.
   bool sequencer_done_ = false;
 
   std::thread sequencer_thread_;
@@ -406,5 +525,6 @@ Status Sequencer::SubmitAll(std::span<Submission> submissions) {
 }
 void Sequencer::Stop() { impl_->Stop(); }
 std::size_t Sequencer::QueueDepth() const { return impl_->QueueDepth(); }
+bool Sequencer::WritesStopped() const { return impl_->WritesStopped(); }
 
 }  // namespace ledger::commands

@@ -4,6 +4,7 @@
 // then completes every command of the batch. While batch N syncs, batch N+1 is decided.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <span>
@@ -39,6 +40,8 @@ struct Submission {
 struct SequencerOptions {
   std::size_t queue_depth_max = kCommandQueueDepthMax;
   std::size_t batch_commands_max = kBatchCommandsMax;
+  // While a failed write keeps the write path stopped, how often Store::Resume() is tried.
+  std::chrono::milliseconds storage_resume_interval{kStorageResumeIntervalMs};
 };
 
 class Sequencer {
@@ -52,19 +55,29 @@ class Sequencer {
   // Loads the write-side state from the store and starts the threads.
   [[nodiscard]] Status Start();
   // Thread-safe. On success `done` will be called exactly once. Fails at once, without calling
-  // `done`, with kOverloaded ("overloaded") when the queue is full or kUnavailable when the
-  // sequencer is stopping.
+  // `done`, with kOverloaded ("overloaded") when the queue is full, kUnavailable
+  // "shutting_down" when the sequencer is stopping, or kUnavailable "disk_full" /
+  // "storage_unavailable" while the write path is stopped by a failed write.
+  //
+  // A failed write stops the write path: every command of the failed batch and of the batches
+  // decided after it is answered with the write's error (kUnavailable "disk_full" or
+  // "storage_unavailable"), and so are commands already queued; new ones are refused. The
+  // sequencer then tries Store::Resume() every storage_resume_interval and, once it succeeds,
+  // reloads its state from the store (the disk is the truth) and accepts commands again.
   [[nodiscard]] Status Submit(Command command, CommandCallback done);
   // Submits every element of `submissions` (moved from), in order, under one lock, or none of
   // them: fails like Submit, without calling any callback, when the queue cannot take them all.
   // The commands stay in order but may be decided in different batches, among other clients'.
   [[nodiscard]] Status SubmitAll(std::span<Submission> submissions);
-  // Stops accepting, decides and makes durable everything already queued, then joins the
-  // threads. Idempotent.
+  // Stops accepting, decides and makes durable everything already queued (answers it with the
+  // storage error if the write path is stopped and cannot resume), then joins the threads.
+  // Idempotent.
   void Stop();
 
   // Commands waiting in the queue (for metrics and tests). Thread-safe.
   [[nodiscard]] std::size_t QueueDepth() const;
+  // True while a failed write keeps the write path stopped (for tests). Thread-safe.
+  [[nodiscard]] bool WritesStopped() const;
 
  private:
   class Impl;

@@ -33,6 +33,11 @@ inline constexpr std::size_t kBatchCommandsMax = 4'096;
 inline constexpr std::size_t kBatchesInFlightMax = 2;
 // Retry-After seconds suggested to clients that hit a full queue.
 inline constexpr int kOverloadRetryAfterSeconds = 1;
+// After a failed write (disk full, I/O error) the write path stops; the sequencer tries to resume
+// the database this often until it succeeds (docs/reliability.md, "Disk full").
+inline constexpr std::int64_t kStorageResumeIntervalMs = 1'000;
+// Retry-After seconds suggested to clients refused while the write path is stopped (disk full).
+inline constexpr int kStorageRetryAfterSeconds = 1;
 
 // --- Read path -------------------------------------------------------------------------------
 inline constexpr std::size_t kEventsPageMax = 1'000;

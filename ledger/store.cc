@@ -1,8 +1,15 @@
 #include "ledger/store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
+#include <filesystem>
 #include <random>
 
 #include <rocksdb/filter_policy.h>
@@ -32,9 +39,49 @@ constexpr std::size_t kMemtableHashBuckets = 1 << 20;
 constexpr std::size_t kPointLookupPrefixBytes = kIdBytesMax + 64;
 
 Error StorageError(const rocksdb::Status& status, std::string_view what) {
-  return MakeError(ErrorKind::kUnavailable, "storage_unavailable",
+  return MakeError(ErrorKind::kUnavailable,
+                   status.IsNoSpace() ? "disk_full" : "storage_unavailable",
                    std::string(what) + ": " + status.ToString());
 }
+
+// RocksDB's info log (DIR/LOG), written with plain write(2) calls whose errors are ignored.
+// Debian's librocksdb 7.8 is built with assertions on, and its own file logger aborts the
+// process (WritableFileWriter: "Assertion `sync_without_flush_called_' failed") on the first
+// line it logs after a write to LOG failed, which is exactly what happens on a full disk. A
+// lost log line is harmless; an abort would turn a full disk into a crash.
+class TolerantLogger final : public rocksdb::Logger {
+ public:
+  explicit TolerantLogger(const std::string& path)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL),
+        fd_(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) {}
+  ~TolerantLogger() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  TolerantLogger(const TolerantLogger&) = delete;
+  TolerantLogger& operator=(const TolerantLogger&) = delete;
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list arguments) override {
+    if (fd_ < 0) return;
+    char line[4096];
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            now.time_since_epoch()).count() % 1'000'000;
+    std::tm utc{};
+    ::gmtime_r(&seconds, &utc);
+    std::size_t used = std::strftime(line, sizeof line, "%Y/%m/%d-%H:%M:%S", &utc);
+    used += static_cast<std::size_t>(
+        std::snprintf(line + used, sizeof line - used, ".%06lld ", static_cast<long long>(micros)));
+    const int written = std::vsnprintf(line + used, sizeof line - used - 1, format, arguments);
+    if (written > 0) used = std::min(sizeof line - 2, used + static_cast<std::size_t>(written));
+    line[used++] = '\n';
+    (void)!::write(fd_, line, used);
+  }
+
+ private:
+  int fd_;
+};
 
 Error CorruptionAt(std::uint64_t position, std::string_view what) {
   return MakeError(ErrorKind::kCorruption, "corruption",
@@ -245,6 +292,11 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   db_options.allow_concurrent_memtable_write = false;
   db_options.bytes_per_sync = 1 << 20;
   db_options.max_total_wal_size = 512u << 20;
+  if (!store->read_only_) {
+    std::error_code ignored;  // Open reports a directory that cannot be created.
+    std::filesystem::create_directories(options.path, ignored);
+    db_options.info_log = std::make_shared<TolerantLogger>(options.path + "/LOG");
+  }
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
 
   std::vector<std::string> names = {rocksdb::kDefaultColumnFamilyName, kEventsFamily,
@@ -353,6 +405,19 @@ rocksdb::ColumnFamilyHandle* Store::ColumnFamily(std::string_view name) const {
     if (cf_names_[i] == name) return cf_handles_[i];
   }
   return nullptr;
+}
+
+Status Store::Resume() {
+  if (read_only_) return Fail(ErrorKind::kInternal, "read_only", "the store is open read-only");
+  rocksdb::Status status = db_->Resume();
+  if (status.IsBusy() || (resume_fault_ && resume_fault_())) {
+    // RocksDB's own recovery runs: from a full disk, it polls the free space every 5 s and
+    // flushes once at least the largest write buffer fits.
+    return Fail(ErrorKind::kUnavailable, "storage_recovering",
+                "RocksDB is recovering by itself (from a full disk: once a write buffer fits)");
+  }
+  if (!status.ok()) return std::unexpected(StorageError(status, "resuming writes"));
+  return LoadHead();
 }
 
 Status Store::CatchUpWithPrimary() {

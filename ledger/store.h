@@ -117,9 +117,17 @@ class Store {
   // --- Writing (one writer thread at a time) ------------------------------------------------
   // A batch whose first event follows the current head.
   [[nodiscard]] AppendBatch NewBatch();
-  // Writes the batch with sync=true, then publishes the new head. kUnavailable on an I/O error
-  // (e.g. disk full): nothing of the batch is visible then.
+  // Writes the batch with sync=true, then publishes the new head. kUnavailable on an I/O error:
+  // code "disk_full" when the disk is full, else "storage_unavailable"; nothing of the batch is
+  // visible then, and RocksDB refuses every later write until Resume() succeeds.
   [[nodiscard]] Status Commit(AppendBatch& batch);
+  // After a failed write: asks RocksDB to resume writing and, when it does, re-reads the head
+  // from disk (checking it against the last event). Ok once writes are possible again (also when
+  // nothing had failed). kUnavailable "storage_recovering" while RocksDB's own recovery runs (from
+  // a full disk its SstFileManager polls the free space every 5 s and resumes once the largest
+  // write buffer fits; this call then only observes it), "disk_full" or "storage_unavailable"
+  // when resuming failed. Call from the writer thread, with no Commit running.
+  [[nodiscard]] Status Resume();
 
   // --- Reading (any thread) ------------------------------------------------------------------
   [[nodiscard]] std::uint64_t HeadPosition() const {
@@ -159,6 +167,9 @@ class Store {
   // Tests only: while `fault` returns true, Commit writes nothing and fails with kUnavailable, as
   // it would on an I/O error. Set it before writers start (not synchronized).
   void SetCommitFaultForTesting(std::function<bool()> fault) { commit_fault_ = std::move(fault); }
+  // Tests only: while `fault` returns true, Resume fails with kUnavailable "storage_recovering",
+  // as it does while RocksDB waits for free space. Set it before writers start.
+  void SetResumeFaultForTesting(std::function<bool()> fault) { resume_fault_ = std::move(fault); }
 
   // Secondary instances only: catches up with the primary's writes and reloads the head.
   // kInternal if the store is not a secondary, kUnavailable if RocksDB fails.
@@ -190,6 +201,7 @@ class Store {
   rocksdb::ColumnFamilyHandle* meta_ = nullptr;
 
   std::function<bool()> commit_fault_;
+  std::function<bool()> resume_fault_;
   std::atomic<std::uint64_t> head_position_{0};
   mutable std::mutex head_mutex_;
   mutable std::condition_variable head_advanced_;

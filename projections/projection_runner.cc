@@ -2,14 +2,17 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 
 namespace ledger::projections {
 namespace {
 
 Error StorageError(const rocksdb::Status& status, std::string_view what) {
-  return MakeError(ErrorKind::kUnavailable, "storage_unavailable",
+  return MakeError(ErrorKind::kUnavailable,
+                   status.IsNoSpace() ? "disk_full" : "storage_unavailable",
                    std::string(what) + ": " + status.ToString());
 }
 
@@ -27,7 +30,11 @@ ProjectionRunner::ProjectionRunner(EventSource& source, rocksdb::DB& view_db,
       options_(std::move(options)),
       events_applied_(metrics.GetCounter("ledger_projection_events_applied_total",
                                          "Events applied by a projection.",
-                                         {{"projection", std::string(projection.Name())}})) {
+                                         {{"projection", std::string(projection.Name())}})),
+      storage_retries_(metrics.GetCounter(
+          "ledger_projection_storage_retries_total",
+          "Batches a projection retried after a storage error (e.g. disk full).",
+          {{"projection", std::string(projection.Name())}})) {
   const Labels labels = {{"projection", std::string(projection.Name())}};
   metrics.SetGaugeFunction("ledger_projection_position", "Last position a projection applied.",
                            [this] { return static_cast<double>(checkpoint_.load()); }, labels);
@@ -162,6 +169,12 @@ Result<bool> ProjectionRunner::Step() {
   view.CommitToCache();
   projection_.BatchCommitted(last);
   events_applied_.Add(events->size());
+  if (storage_failed_) {
+    std::fprintf(stderr, "ledgerd: projection %.*s resumed at %llu\n",
+                 static_cast<int>(projection_.Name().size()), projection_.Name().data(),
+                 static_cast<unsigned long long>(last));
+    storage_failed_ = false;
+  }
   SetCheckpoint(last);
   return true;
 }
@@ -183,6 +196,10 @@ void ProjectionRunner::Loop() {
     source_head_.store(head);
     if (head <= checkpoint_.load()) continue;
     auto stepped = Step();
+    if (!stepped && stepped.error().kind == ErrorKind::kUnavailable) {
+      RetryAfterStorageFailure(stepped.error());
+      continue;
+    }
     if (!stepped) {
       std::fprintf(stderr, "ledgerd: projection %.*s stopped at %llu: %s\n",
                    static_cast<int>(projection_.Name().size()), projection_.Name().data(),
@@ -197,6 +214,28 @@ void ProjectionRunner::Loop() {
       return;
     }
   }
+}
+
+void ProjectionRunner::RetryAfterStorageFailure(const Error& error) {
+  // Logged once per outage, not per attempt.
+  if (!storage_failed_) {
+    std::fprintf(stderr,
+                 "ledgerd: projection %.*s paused at %llu: %s (%s); retrying every %lld ms\n",
+                 static_cast<int>(projection_.Name().size()), projection_.Name().data(),
+                 static_cast<unsigned long long>(checkpoint_.load()), error.message.c_str(),
+                 error.code.c_str(),
+                 static_cast<long long>(options_.storage_retry_interval.count()));
+    storage_failed_ = true;
+  }
+  storage_retries_.Add();
+  const auto until = std::chrono::steady_clock::now() + options_.storage_retry_interval;
+  while (!stopping_ && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+        until - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
+  }
+  // The dropped batch may have changed the projection's memory (Apply, FinishBatch): start over
+  // from what the view holds. A failed reload is retried the same way.
+  if (auto loaded = LoadCheckpoint(); !loaded) storage_failed_ = true;
 }
 
 std::uint64_t ProjectionRunner::WaitFor(std::uint64_t position, std::int64_t timeout_us) const {

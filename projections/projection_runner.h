@@ -2,10 +2,13 @@
 // checkpoint from an EventSource in batches, applies them, and writes the view changes with the
 // new checkpoint in ONE RocksDB write, so a crash can neither skip nor double-apply an event;
 // events at or below the checkpoint are never applied again. It wakes on new appends (the
-// source's head condition variable), never by busy polling.
+// source's head condition variable), never by busy polling. A storage error (kUnavailable, e.g.
+// a full disk) pauses it: it retries every storage_retry_interval and catches up once the write
+// succeeds; any other error stops it (Failure()).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -26,6 +29,9 @@ struct ProjectionRunnerOptions {
   // Tests only: called after a batch was applied and before it is written; returning true drops
   // the batch and stops the worker, as a crash at that point would.
   std::function<bool()> crash_before_write_for_testing;
+  // After a storage error (kUnavailable: a full disk, a failed write) the worker waits this
+  // long, reloads its state from the view and tries again, until it succeeds or stops.
+  std::chrono::milliseconds storage_retry_interval{kStorageResumeIntervalMs};
 };
 
 class ProjectionRunner {
@@ -74,6 +80,9 @@ class ProjectionRunner {
   // Applies and writes one batch after the checkpoint; false if there was nothing to do.
   [[nodiscard]] Result<bool> Step();
   void Loop();
+  // Worker thread: logs the first failure of an outage, waits storage_retry_interval (or until
+  // Stop), reloads the checkpoint and the projection's state.
+  void RetryAfterStorageFailure(const Error& error);
   // Publishes `position` and calls the waiters it satisfies.
   void SetCheckpoint(std::uint64_t position);
   // Calls every waiter with the current checkpoint (the worker failed).
@@ -86,6 +95,8 @@ class ProjectionRunner {
   Metrics& metrics_;
   ProjectionRunnerOptions options_;
   Counter& events_applied_;
+  Counter& storage_retries_;
+  bool storage_failed_ = false;  // Worker thread only: in an outage (for its log lines).
   std::atomic<std::uint64_t> checkpoint_{0};
   std::atomic<std::uint64_t> source_head_{0};
   std::atomic<bool> stopping_{false};

@@ -507,6 +507,7 @@ CommandReply RejectionReply(const Error& error) {
   reply.message = error.message;
   reply.http_status = static_cast<std::uint16_t>(HttpStatusFor(error.kind));
   if (error.kind == ErrorKind::kOverloaded) reply.retry_after_seconds = kOverloadRetryAfterSeconds;
+  if (error.kind == ErrorKind::kUnavailable) reply.retry_after_seconds = kStorageRetryAfterSeconds;
   return reply;
 }
 

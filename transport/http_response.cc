@@ -63,6 +63,10 @@ HttpResponse ErrorResponse(const Error& error, int retry_after_seconds) {
     case ErrorKind::kOverloaded:
       response.set(http::field::retry_after, std::to_string(kOverloadRetryAfterSeconds));
       break;
+    case ErrorKind::kUnavailable:
+      // Disk full, a failed write, shutting down: all pass, ledgerd resumes writes by itself.
+      response.set(http::field::retry_after, std::to_string(kStorageRetryAfterSeconds));
+      break;
     default:
       break;
   }

@@ -29,9 +29,13 @@ struct HttpServerOptions {
   std::string host = "127.0.0.1";  // An IP address or "localhost".
   std::uint16_t port = 8080;       // 0 picks a free port (see HttpServer::port()).
   std::size_t threads = 2;         // io threads, >= 1.
-  std::size_t connections_max = kHttpConnectionsMax;  // Connections beyond it are closed at once.
-  std::chrono::seconds idle_timeout{kHttpIdleTimeoutSeconds};  // Waiting for a request header.
-  std::chrono::seconds read_timeout{kHttpReadTimeoutSeconds};  // Reading a body, writing.
+  // Connections beyond it get a 503 too_many_connections (best effort) and are closed at once.
+  std::size_t connections_max = kHttpConnectionsMax;
+  // From the end of a response (or the connection's start) to a complete request header: an
+  // idle keep-alive connection and a client that sends its header slowly are both closed then.
+  std::chrono::seconds idle_timeout{kHttpIdleTimeoutSeconds};
+  // Reading a body, and writing a response (a client that stops reading is closed then).
+  std::chrono::seconds read_timeout{kHttpReadTimeoutSeconds};
   std::chrono::seconds drain_timeout{30};  // Stop() waits this long for requests in flight.
   HttpApiOptions api;                      // Role and feeds.
 };

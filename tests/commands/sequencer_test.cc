@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <future>
 #include <mutex>
 #include <set>
@@ -47,6 +49,14 @@ class SequencerTest : public ::testing::Test {
     });
     if (!submitted) return std::unexpected(submitted.error());
     return future.get();
+  }
+
+  // Waits (at most 10 s) until a failed write no longer stops the write path.
+  bool WaitForWrites() {
+    for (int i = 0; i < 1'000 && sequencer_->WritesStopped(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return !sequencer_->WritesStopped();
   }
 
   testing::TempDir dir_;
@@ -186,6 +196,7 @@ TEST_F(SequencerTest, FailedWriteAnswers503AndStateReloadsFromDisk) {
   EXPECT_EQ(lost.error().code, "storage_unavailable");
   EXPECT_EQ(store_->HeadPosition(), 1u);
   failing = false;
+  ASSERT_TRUE(WaitForWrites());
   // The sequencer reloaded its state from disk: the funds are still there, the key is unused.
   auto retried = Run(Credit("user:1", -100, "spend"));
   ASSERT_TRUE(retried.has_value()) << retried.error().message;
@@ -198,6 +209,69 @@ TEST_F(SequencerTest, FailedWriteAnswers503AndStateReloadsFromDisk) {
   auto chain = store_->ReadFrom(1, 10);
   ASSERT_TRUE(chain.has_value()) << chain.error().message;
   EXPECT_EQ(chain->size(), 2u);
+}
+
+// While the store cannot resume (RocksDB waiting for free space), the write path stays stopped:
+// commands are refused at once with the failure's code, without queueing; the sequencer retries
+// the resume every storage_resume_interval, not in a spin, and takes commands again after it.
+TEST_F(SequencerTest, FailedWriteStopsWritesUntilTheStoreResumes) {
+  auto store = Store::Open({.path = dir_.path()});
+  ASSERT_TRUE(store.has_value()) << store.error().message;
+  store_ = std::move(*store);
+  sequencer_ = std::make_unique<Sequencer>(
+      *store_, clock_, metrics_,
+      SequencerOptions{.storage_resume_interval = std::chrono::milliseconds(100)});
+  ASSERT_TRUE(sequencer_->Start().has_value());
+  ASSERT_TRUE(Run(Credit("user:1", 100)).has_value());
+  std::atomic<bool> failing{true};
+  std::atomic<bool> resumable{false};
+  store_->SetCommitFaultForTesting([&] { return failing.load(); });
+  store_->SetResumeFaultForTesting([&] { return !resumable.load(); });
+  auto lost = Run(Credit("user:1", -100, "spend"));
+  ASSERT_FALSE(lost.has_value());
+  EXPECT_EQ(lost.error().code, "storage_unavailable");
+  failing = false;
+  EXPECT_TRUE(sequencer_->WritesStopped());
+  for (int i = 0; i < 5; ++i) {
+    auto refused = sequencer_->Submit(Credit("user:1", 1), [](Result<CommandOutcome>) {
+      ADD_FAILURE() << "a refused command's callback ran";
+    });
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_EQ(refused.error().kind, ErrorKind::kUnavailable);
+    EXPECT_EQ(refused.error().code, "storage_unavailable");
+    EXPECT_EQ(sequencer_->QueueDepth(), 0u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(metrics_.GetGauge("ledger_writes_stopped", "").Value(), 1);
+  EXPECT_EQ(metrics_.GetGauge("ledger_disk_full", "").Value(), 0);  // Not a full disk.
+  const std::uint64_t attempts =
+      metrics_.GetCounter("ledger_storage_resume_attempts_total", "").Value();
+  EXPECT_GE(attempts, 3u);
+  EXPECT_LE(attempts, 20u) << "resume attempts spin";
+  resumable = true;
+  ASSERT_TRUE(WaitForWrites());
+  auto retried = Run(Credit("user:1", -100, "spend"));
+  ASSERT_TRUE(retried.has_value()) << retried.error().message;
+  EXPECT_EQ(retried->event.envelope.position, 2u);
+  EXPECT_EQ(metrics_.GetGauge("ledger_writes_stopped", "").Value(), 0);
+  EXPECT_EQ(metrics_.GetCounter("ledger_storage_resumes_total", "").Value(), 1u);
+  EXPECT_EQ(metrics_.GetCounter("ledger_writes_stopped_total", "").Value(), 1u);
+}
+
+// Stop while the write path is stopped and the store cannot resume: every queued command is
+// answered (with the failure), and Stop returns.
+TEST_F(SequencerTest, StopWhileWritesAreStoppedAnswersEverything) {
+  Open();
+  std::atomic<bool> failing{true};
+  store_->SetCommitFaultForTesting([&] { return failing.load(); });
+  store_->SetResumeFaultForTesting([] { return true; });
+  auto lost = Run(Credit("user:1", 100));
+  ASSERT_FALSE(lost.has_value());
+  sequencer_->Stop();
+  EXPECT_EQ(store_->HeadPosition(), 0u);
+  auto after_stop = sequencer_->Submit(Credit("user:1", 1), [](Result<CommandOutcome>) {});
+  ASSERT_FALSE(after_stop.has_value());
+  EXPECT_EQ(after_stop.error().code, "shutting_down");
 }
 
 TEST(SequencerQueueTest, FullQueueAnswersOverloadedAtOnceAndStopDrains) {

@@ -136,6 +136,25 @@ class BinaryProtocolTest : public ::testing::Test {
   std::unique_ptr<BinaryServer> server_;
 };
 
+// A refused batch or command carries the HTTP meaning and when to retry: overloaded and the
+// storage failures (disk full) pass by themselves, a bad request does not.
+TEST(BinaryRejectionTest, StorageFailuresAndOverloadCarryRetryAfter) {
+  const CommandReply disk_full =
+      RejectionReply(MakeError(ErrorKind::kUnavailable, "disk_full", "the disk is full"));
+  EXPECT_EQ(disk_full.code, "disk_full");
+  EXPECT_EQ(disk_full.http_status, 503u);
+  EXPECT_EQ(disk_full.retry_after_seconds, static_cast<std::uint32_t>(kStorageRetryAfterSeconds));
+  const CommandReply overloaded =
+      RejectionReply(MakeError(ErrorKind::kOverloaded, "overloaded", "queue full"));
+  EXPECT_EQ(overloaded.http_status, 503u);
+  EXPECT_EQ(overloaded.retry_after_seconds,
+            static_cast<std::uint32_t>(kOverloadRetryAfterSeconds));
+  const CommandReply invalid =
+      RejectionReply(MakeError(ErrorKind::kInvalidArgument, "invalid_argument", "bad"));
+  EXPECT_EQ(invalid.http_status, 400u);
+  EXPECT_EQ(invalid.retry_after_seconds, 0u);
+}
+
 TEST_F(BinaryProtocolTest, HelloThenBatchAnswersEveryCommandDurablyInOrder) {
   auto client = Connect();
   ASSERT_NE(client, nullptr);

@@ -65,7 +65,12 @@ TEST(HttpConcurrencyTest, ConnectionsBeyondTheLimitAreClosed) {
   auto second = server.Connect();
   ASSERT_TRUE(first->Send("GET", "/healthz").has_value());
   ASSERT_TRUE(second->Send("GET", "/healthz").has_value());
-  auto third = server.Connect();  // The kernel accepts; the server closes it at once.
+  auto third = server.Connect();  // The kernel accepts; the server answers 503 and closes.
+  auto refused = third->ReadResponse();
+  ASSERT_TRUE(refused.has_value()) << refused.error().message;
+  EXPECT_EQ(refused->result_int(), 503u);
+  EXPECT_EQ(ErrorCode(*refused), "too_many_connections");
+  EXPECT_EQ((*refused)[boost::beast::http::field::retry_after], "1");
   EXPECT_TRUE(third->ServerClosed());
   EXPECT_GE(server.metrics().GetCounter("ledger_http_connections_refused_total", "").Value(), 1u);
   first.reset();  // Frees a slot.

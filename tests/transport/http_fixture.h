@@ -37,8 +37,11 @@ inline constexpr std::string_view kTokensFile =
 // One running ledger on `data_dir`. Start() may be called again after Stop() (a restart).
 class LedgerServer {
  public:
-  explicit LedgerServer(std::string data_dir, HttpServerOptions options = {})
-      : data_dir_(std::move(data_dir)), options_(std::move(options)) {
+  explicit LedgerServer(std::string data_dir, HttpServerOptions options = {},
+                        commands::SequencerOptions sequencer_options = {})
+      : data_dir_(std::move(data_dir)),
+        options_(std::move(options)),
+        sequencer_options_(sequencer_options) {
     options_.host = "127.0.0.1";
     options_.port = 0;
     auto auth = Authenticator::Parse(kTokensFile, "test tokens", 0);
@@ -55,7 +58,8 @@ class LedgerServer {
     ASSERT_TRUE(store.has_value()) << store.error().message;
     store_ = std::move(*store);
     metrics_ = std::make_unique<Metrics>();
-    sequencer_ = std::make_unique<commands::Sequencer>(*store_, clock_, *metrics_);
+    sequencer_ =
+        std::make_unique<commands::Sequencer>(*store_, clock_, *metrics_, sequencer_options_);
     auto started = sequencer_->Start();
     ASSERT_TRUE(started.has_value()) << started.error().message;
     auto read_models = projections::ReadModels::Create(*store_, *metrics_);
@@ -97,6 +101,7 @@ class LedgerServer {
  private:
   std::string data_dir_;
   HttpServerOptions options_;
+  commands::SequencerOptions sequencer_options_;
   SystemClock clock_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<Store> store_;

@@ -44,9 +44,11 @@ TEST(HttpResponseTest, AddsChallengeAndRetryHeaders) {
       ErrorResponse(MakeError(ErrorKind::kRateLimited, "rate_limited", ""));
   EXPECT_EQ(limited_zero[http::field::retry_after], "1");
 
+  // Storage failures (disk full) pass: ledgerd resumes writes by itself.
   const HttpResponse unavailable =
-      ErrorResponse(MakeError(ErrorKind::kUnavailable, "storage_unavailable", ""));
-  EXPECT_EQ(unavailable.find(http::field::retry_after), unavailable.end());
+      ErrorResponse(MakeError(ErrorKind::kUnavailable, "disk_full", ""));
+  EXPECT_EQ(unavailable.result_int(), 503u);
+  EXPECT_EQ(unavailable[http::field::retry_after], "1");
   EXPECT_EQ(unavailable.find(http::field::www_authenticate), unavailable.end());
 }
 

@@ -38,6 +38,34 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
+// The answer to a connection beyond connections_max, as raw bytes: no Connection object is
+// made for it.
+const std::string& TooManyConnectionsResponse() {
+  static const std::string response = [] {
+    const std::string body =
+        R"({"error":{"code":"too_many_connections","message":"the server has as many open )"
+        R"(connections as it takes; retry later"}})";
+    return "HTTP/1.1 503 Service Unavailable\r\nServer: ledgerd\r\n"
+           "Content-Type: application/json\r\nCache-Control: no-store\r\nRetry-After: " +
+           std::to_string(kOverloadRetryAfterSeconds) +
+           "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+           "\r\n\r\n" + body;
+  }();
+  return response;
+}
+
+// Best effort, never blocking: a fresh socket's send buffer is empty, so one non-blocking write
+// of the short 503 goes through; then the socket is closed whatever happened. (A peer that
+// already sent a request may see a reset instead: its unread bytes make close() send RST.)
+void RefuseConnection(tcp::socket& socket) {
+  beast::error_code ignored;
+  socket.non_blocking(true, ignored);
+  const std::string& response = TooManyConnectionsResponse();
+  socket.write_some(asio::buffer(response), ignored);
+  socket.shutdown(tcp::socket::shutdown_send, ignored);
+  socket.close(ignored);
+}
+
 }  // namespace
 
 // --- ServerCore ------------------------------------------------------------------------------
@@ -284,9 +312,13 @@ void Accept(const std::shared_ptr<ServerCore>& server) {
       return;
     }
     if (core->stopping.load() || core->OpenConnections() >= core->options.connections_max) {
-      if (!core->stopping.load()) core->refused_connections.Add();
       beast::error_code ignored;
-      socket.close(ignored);
+      if (core->stopping.load()) {
+        socket.close(ignored);
+      } else {
+        core->refused_connections.Add();
+        RefuseConnection(socket);
+      }
     } else {
       std::make_shared<Connection>(core, std::move(socket))->Start();
     }
