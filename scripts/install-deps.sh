@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the ledger builds and tests with. Skips apt entirely when
 # everything is already installed. Uses sudo when not root.
+#
+#   scripts/install-deps.sh                # what building, running and testing need
+#   scripts/install-deps.sh --sanitizers   # also clang 14 and libFuzzer (scripts/sanitize.sh)
 set -euo pipefail
 
 packages=(
@@ -14,6 +17,12 @@ packages=(
   curl
   python3-elasticsearch
 )
+if [[ "${1:-}" == "--sanitizers" ]]; then
+  packages+=(clang-14 libfuzzer-14-dev libclang-rt-14-dev)
+elif [[ $# -gt 0 ]]; then
+  echo "usage: scripts/install-deps.sh [--sanitizers]" >&2
+  exit 2
+fi
 
 missing=()
 for package in "${packages[@]}"; do
