@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -279,7 +280,10 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
     read_phase_ = ReadPhase::kNone;
     CancelReadTimer();
     if (closed_ || closing_) return MaybeFinish();
-    if (error == asio::error::eof) {
+    // Under TLS a client that closes its TCP side without close_notify reads as a truncated
+    // stream (Asio's mapping); it has ended its input all the same, as a plain FIN does, and
+    // the frame prefix still tells a cut-off frame.
+    if (error == asio::error::eof || error == asio::ssl::error::stream_truncated) {
       if (mid_frame) return Fail("truncated_frame", "the connection ended inside a frame");
       input_closed_ = true;  // The client is done sending; answer what it sent, then close.
       return MaybeFinish();

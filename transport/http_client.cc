@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -138,8 +139,9 @@ bool HttpClient::ServerClosed(int timeout_ms) {
   char byte = 0;
   beast::error_code error;
   impl_->With([&](auto& stream) { return stream.read_some(asio::buffer(&byte, 1), error); });
-  // Under TLS the server closes without close_notify, which the context reports as EOF.
-  return error == asio::error::eof || error == asio::error::connection_reset;
+  // Under TLS the server closes without close_notify, which Asio reports as a truncated stream.
+  return error == asio::error::eof || error == asio::error::connection_reset ||
+         error == asio::ssl::error::stream_truncated;
 }
 
 }  // namespace ledger::transport

@@ -50,7 +50,8 @@ Status ConfigureClientContext(SSL_CTX* context, const TlsClientOptions& options)
 #ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
   // ledgerd closes without close_notify. Both protocols carry their own lengths (frames,
   // Content-Length), so a cut-off message is still detected; a close between messages is EOF,
-  // as on a plain connection.
+  // as on a plain connection. (This is for BinaryClient, where OpenSSL reads the socket itself;
+  // under Asio, HttpClient sees such a close as ssl::error::stream_truncated.)
   SSL_CTX_set_options(context, SSL_OP_IGNORE_UNEXPECTED_EOF);
 #endif
   if (!options.verify) {
@@ -125,12 +126,6 @@ Result<std::shared_ptr<ServerTls>> ServerTls::Load(const std::string& cert_file,
   // Renegotiation only adds attack surface (and a CPU lever for a client) to a server that
   // never asks for it.
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
-  // A client that closes its TCP side without close_notify has ended its input, as on a plain
-  // connection (BinaryServer then still answers what it sent); frames and HTTP bodies carry
-  // their lengths, so a cut-off message is detected all the same.
-  SSL_CTX_set_options(native, SSL_OP_IGNORE_UNEXPECTED_EOF);
-#endif
   ERR_clear_error();
   if (SSL_CTX_use_certificate_chain_file(native, cert_file.c_str()) != 1) {
     return ConfigError("cannot load the TLS certificate file " + cert_file + ": " +
