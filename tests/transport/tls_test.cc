@@ -1,5 +1,7 @@
 // TLS on both listeners (transport/tls.h): certificates made at test time with OpenSSL's C API,
 // the real HttpServer and BinaryServer on 127.0.0.1, the real clients, and ledgerd as a process.
+#include "transport/tls.h"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -32,7 +34,6 @@
 #include "transport/binary_protocol.h"
 #include "transport/binary_server.h"
 #include "transport/http_client.h"
-#include "transport/tls.h"
 
 namespace ledger::transport {
 namespace {
@@ -86,8 +87,8 @@ void MakeSelfSigned(const std::string& common_name, const std::string& cert_path
   std::fclose(cert_file);
   FILE* key_file = std::fopen(key_path.c_str(), "w");
   LEDGER_ASSERT(key_file != nullptr);
-  LEDGER_ASSERT(
-      PEM_write_PrivateKey(key_file, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1);
+  LEDGER_ASSERT(PEM_write_PrivateKey(key_file, key.get(), nullptr, nullptr, 0, nullptr, nullptr) ==
+                1);
   std::fclose(key_file);
 }
 
@@ -203,8 +204,7 @@ TEST_F(ServerTlsLoadTest, RefusesMissingOrBadFilesNamingThem) {
   std::ofstream(garbage) << "not a certificate\n";
   auto bad_cert = ServerTls::Load(garbage, certificates_.key);
   ASSERT_FALSE(bad_cert.has_value());
-  EXPECT_NE(bad_cert.error().message.find(garbage), std::string::npos)
-      << bad_cert.error().message;
+  EXPECT_NE(bad_cert.error().message.find(garbage), std::string::npos) << bad_cert.error().message;
   // The certificate file given as the key: PEM, but no private key.
   auto cert_as_key = ServerTls::Load(certificates_.cert, certificates_.cert);
   ASSERT_FALSE(cert_as_key.has_value());
@@ -626,20 +626,18 @@ class LedgerdTlsTest : public ::testing::Test {
 
 TEST_F(LedgerdTlsTest, CertWithoutKeyIsAUsageError) {
   for (const char* flag : {"--tls-cert", "--tls-key"}) {
-    ::ledger::testing::Process process(
-        {testing::kLedgerdPath, "--data", dir_.Sub("data"), "--listen", "127.0.0.1:0", flag,
-         certificates_.cert});
+    ::ledger::testing::Process process({testing::kLedgerdPath, "--data", dir_.Sub("data"),
+                                        "--listen", "127.0.0.1:0", flag, certificates_.cert});
     EXPECT_EQ(process.Wait(std::chrono::seconds(10)), 2) << flag;
-    EXPECT_NE(process.Stderr().find("give both or neither"), std::string::npos)
-        << process.Stderr();
+    EXPECT_NE(process.Stderr().find("give both or neither"), std::string::npos) << process.Stderr();
   }
 }
 
 TEST_F(LedgerdTlsTest, AnUnreadableCertificateIsFatalNamingIt) {
   const std::string missing = dir_.Sub("no-such-cert.pem");
-  ::ledger::testing::Process process({testing::kLedgerdPath, "--data", dir_.Sub("data"),
-                                      "--listen", "127.0.0.1:0", "--tls-cert", missing,
-                                      "--tls-key", certificates_.key});
+  ::ledger::testing::Process process({testing::kLedgerdPath, "--data", dir_.Sub("data"), "--listen",
+                                      "127.0.0.1:0", "--tls-cert", missing, "--tls-key",
+                                      certificates_.key});
   EXPECT_EQ(process.Wait(std::chrono::seconds(30)), 1);
   const std::string error = process.Stderr();
   EXPECT_NE(error.find("cannot set up TLS"), std::string::npos) << error;
@@ -647,8 +645,7 @@ TEST_F(LedgerdTlsTest, AnUnreadableCertificateIsFatalNamingIt) {
 
   ::ledger::testing::Process mismatched({testing::kLedgerdPath, "--data", dir_.Sub("data"),
                                          "--listen", "127.0.0.1:0", "--tls-cert",
-                                         certificates_.cert, "--tls-key",
-                                         certificates_.other_key});
+                                         certificates_.cert, "--tls-key", certificates_.other_key});
   EXPECT_EQ(mismatched.Wait(std::chrono::seconds(30)), 1);
   EXPECT_NE(mismatched.Stderr().find(certificates_.other_key), std::string::npos)
       << mismatched.Stderr();
@@ -661,10 +658,9 @@ std::uint16_t PortAfter(const std::optional<std::string>& line, const std::strin
 }
 
 TEST_F(LedgerdTlsTest, ServesHttpsAndTlsBinaryWrites) {
-  ::ledger::testing::Process process(
-      {testing::kLedgerdPath, "--data", dir_.Sub("data"), "--listen", "127.0.0.1:0",
-       "--listen-binary", "127.0.0.1:0", "--tls-cert", certificates_.cert, "--tls-key",
-       certificates_.key});
+  ::ledger::testing::Process process({testing::kLedgerdPath, "--data", dir_.Sub("data"), "--listen",
+                                      "127.0.0.1:0", "--listen-binary", "127.0.0.1:0", "--tls-cert",
+                                      certificates_.cert, "--tls-key", certificates_.key});
   const auto listen_line = process.ReadLine(std::chrono::seconds(30));
   const std::uint16_t port = PortAfter(listen_line, "ledgerd listening on https://127.0.0.1:");
   ASSERT_NE(port, 0) << listen_line.value_or("(none)") << " " << process.Stderr();
