@@ -109,6 +109,11 @@ inline constexpr std::size_t kBinaryConnectionsMax = 256;
 // A new connection must send its hello within this.
 inline constexpr int kBinaryHelloTimeoutSeconds = 10;
 
+// --- TLS (transport/tls.h; HTTP and binary protocol with --tls-cert/--tls-key) --------------
+// A new TLS connection must finish its handshake within this, else it is closed: a peer that
+// opens a connection and stalls holds a connection slot for no longer than a silent plain one.
+inline constexpr int kTlsHandshakeTimeoutSeconds = 10;
+
 // --- Auth ------------------------------------------------------------------------------------
 inline constexpr std::size_t kAuthClientsMax = 10'000;
 

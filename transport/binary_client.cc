@@ -12,8 +12,11 @@
 #include <utility>
 
 #include <kj/exception.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "ledger/limits.h"
+#include "transport/internal/tls.h"
 
 namespace ledger::transport {
 namespace {
@@ -41,6 +44,18 @@ Error FromConnectionError(wire::ConnectionError::Reader error) {
   return MakeError(kind, code, "server closed the connection: " + message);
 }
 
+// OpenSSL's answer to a failed SSL_read/SSL_write/SSL_shutdown that is not "try again".
+Error TlsIoError(int ssl_error, std::string_view what) {
+  if (ssl_error == SSL_ERROR_ZERO_RETURN) return Closed();
+  if (ssl_error == SSL_ERROR_SYSCALL && (errno == 0 || errno == EPIPE || errno == ECONNRESET)) {
+    ERR_clear_error();
+    return Closed();
+  }
+  if (ssl_error == SSL_ERROR_SYSCALL) return SocketError(what);
+  return MakeError(ErrorKind::kUnavailable, "tls_error",
+                   std::string(what) + ": " + internal::TakeOpenSslErrors("TLS error"));
+}
+
 Error Unexpected(std::string_view what) {
   return MakeError(ErrorKind::kCorruption, "unexpected_frame",
                    "the server sent " + std::string(what));
@@ -48,10 +63,105 @@ Error Unexpected(std::string_view what) {
 
 }  // namespace
 
+struct BinaryClient::Tls {
+  ~Tls() {
+    SSL_free(ssl);  // Both accept null.
+    SSL_CTX_free(context);
+  }
+  SSL_CTX* context = nullptr;
+  SSL* ssl = nullptr;
+};
+
 BinaryClient::BinaryClient(int fd, std::chrono::milliseconds timeout)
     : fd_(fd), timeout_(timeout) {}
 
-BinaryClient::~BinaryClient() { ::close(fd_); }
+BinaryClient::~BinaryClient() {
+  tls_.reset();  // Before the descriptor it uses is closed.
+  ::close(fd_);
+}
+
+Status BinaryClient::StartTls(const TlsClientOptions& options, const std::string& host) {
+  tls_ = std::make_unique<Tls>();
+  ERR_clear_error();
+  tls_->context = SSL_CTX_new(TLS_client_method());
+  if (tls_->context == nullptr) {
+    return Fail(ErrorKind::kInternal, "tls_error",
+                "SSL_CTX_new: " + internal::TakeOpenSslErrors("failed"));
+  }
+  if (auto configured = internal::ConfigureClientContext(tls_->context, options); !configured) {
+    return configured;
+  }
+  tls_->ssl = SSL_new(tls_->context);
+  if (tls_->ssl == nullptr || SSL_set_fd(tls_->ssl, fd_) != 1) {
+    return Fail(ErrorKind::kInternal, "tls_error",
+                "SSL_new: " + internal::TakeOpenSslErrors("failed"));
+  }
+  if (auto configured = internal::ConfigureClientSsl(tls_->ssl, options, host); !configured) {
+    return configured;
+  }
+  while (true) {
+    const int done = SSL_connect(tls_->ssl);
+    if (done == 1) return Ok();
+    const int ssl_error = SSL_get_error(tls_->ssl, done);
+    if (ssl_error != SSL_ERROR_WANT_READ && ssl_error != SSL_ERROR_WANT_WRITE) {
+      return std::unexpected(internal::ClientHandshakeError(
+          tls_->ssl, ssl_error == SSL_ERROR_SYSCALL ? "the server closed the connection"
+                                                    : "refused"));
+    }
+    if (auto ready = WaitForTls(ssl_error); !ready) return ready;
+  }
+}
+
+Status BinaryClient::WaitForTls(int ssl_error) {
+  const short events = ssl_error == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+  while (true) {
+    pollfd waiting{.fd = fd_, .events = events, .revents = 0};
+    const int ready = ::poll(&waiting, 1, static_cast<int>(timeout_.count()));
+    if (ready > 0) return Ok();
+    if (ready == 0) return std::unexpected(Timeout());
+    if (errno != EINTR) return std::unexpected(SocketError("poll"));
+  }
+}
+
+Status BinaryClient::SendTls(std::string_view bytes) {
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    const std::size_t chunk = std::min<std::size_t>(bytes.size() - sent, 1 << 30);
+    errno = 0;
+    const int n = SSL_write(tls_->ssl, bytes.data() + sent, static_cast<int>(chunk));
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    const int ssl_error = SSL_get_error(tls_->ssl, n);
+    if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) {
+      if (auto ready = WaitForTls(ssl_error); !ready) return ready;
+      continue;
+    }
+    return std::unexpected(TlsIoError(ssl_error, "send"));
+  }
+  return Ok();
+}
+
+Status BinaryClient::ReadExactlyTls(char* out, std::size_t size) {
+  std::size_t received = 0;
+  while (received < size) {
+    const std::size_t chunk = std::min<std::size_t>(size - received, 1 << 30);
+    errno = 0;
+    const int n = SSL_read(tls_->ssl, out + received, static_cast<int>(chunk));
+    if (n > 0) {
+      received += static_cast<std::size_t>(n);
+      continue;
+    }
+    const int ssl_error = SSL_get_error(tls_->ssl, n);
+    if (ssl_error == SSL_ERROR_WANT_READ || ssl_error == SSL_ERROR_WANT_WRITE) {
+      if (auto ready = WaitForTls(ssl_error); !ready) return ready;
+      continue;
+    }
+    return std::unexpected(TlsIoError(ssl_error, "recv"));
+  }
+  return Ok();
+}
 
 Result<std::unique_ptr<BinaryClient>> BinaryClient::ConnectRaw(const BinaryClientOptions& options) {
   sockaddr_in address{};
@@ -82,6 +192,11 @@ Result<std::unique_ptr<BinaryClient>> BinaryClient::ConnectRaw(const BinaryClien
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   client->frame_bytes_max_ = kBinaryFrameBytesMax;
   client->batch_commands_max_ = kBinaryBatchCommandsMax;
+  if (options.tls.enabled) {
+    if (auto started = client->StartTls(options.tls, host); !started) {
+      return std::unexpected(std::move(started.error()));
+    }
+  }
   return client;
 }
 
@@ -122,6 +237,7 @@ Status BinaryClient::Hello(const std::string& token) {
 }
 
 Status BinaryClient::SendBytes(std::string_view bytes) {
+  if (tls_ != nullptr) return SendTls(bytes);
   std::size_t sent = 0;
   while (sent < bytes.size()) {
     const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
@@ -144,12 +260,26 @@ Status BinaryClient::SendBytes(std::string_view bytes) {
 }
 
 Status BinaryClient::FinishSending() {
+  if (tls_ != nullptr) {
+    // close_notify ends the server's reading like a TCP half-close; replies still arrive.
+    while (true) {
+      errno = 0;
+      const int done = SSL_shutdown(tls_->ssl);
+      if (done >= 0) return Ok();  // 0: sent, the peer's close_notify not seen (not needed).
+      const int ssl_error = SSL_get_error(tls_->ssl, done);
+      if (ssl_error != SSL_ERROR_WANT_READ && ssl_error != SSL_ERROR_WANT_WRITE) {
+        return std::unexpected(TlsIoError(ssl_error, "shutdown"));
+      }
+      if (auto ready = WaitForTls(ssl_error); !ready) return ready;
+    }
+  }
   if (::shutdown(fd_, SHUT_WR) != 0) return std::unexpected(SocketError("shutdown"));
   return Ok();
 }
 
 Status BinaryClient::ReadExactly(void* data, std::size_t size) {
   auto* out = static_cast<char*>(data);
+  if (tls_ != nullptr) return ReadExactlyTls(out, size);
   std::size_t received = 0;
   while (received < size) {
     const ssize_t n = ::recv(fd_, out + received, size - received, 0);

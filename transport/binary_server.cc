@@ -5,6 +5,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
@@ -18,6 +20,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <variant>
 
 #include "transport/binary_protocol.h"
 #include "transport/internal/listener.h"
@@ -64,6 +67,9 @@ class BinaryCore {
         refused_connections(registry.GetCounter(
             "ledger_binary_connections_refused_total",
             "Binary connections closed at once because connections_max were open.")),
+        tls_handshake_failures(registry.GetCounter(
+            "ledger_binary_tls_handshake_failures_total",
+            "Binary connections closed because their TLS handshake failed or timed out.")),
         batches(registry.GetCounter("ledger_binary_batches_total",
                                     "Command batches answered over the binary protocol.")),
         accepted(CommandCounter("ok")),
@@ -127,6 +133,7 @@ class BinaryCore {
   Metrics& metrics;
   Gauge& open_gauge;
   Counter& refused_connections;
+  Counter& tls_handshake_failures;
   Counter& batches;
   Counter& accepted;
   Counter& replayed;
@@ -143,11 +150,15 @@ class BinaryCore {
 // fill their own result slot and, for a batch's last command, post to the strand.
 class BinarySession : public std::enable_shared_from_this<BinarySession> {
  public:
+  using TlsStream = asio::ssl::stream<tcp::socket>;
+  using Stream = std::variant<tcp::socket, TlsStream>;
+
   BinarySession(std::shared_ptr<BinaryCore> core, tcp::socket socket)
       : core_(std::move(core)),
-        socket_(std::move(socket)),
-        read_timer_(socket_.get_executor()),
-        write_timer_(socket_.get_executor()) {}
+        stream_(MakeStream(*core_, std::move(socket))),
+        read_timer_(Tcp().get_executor()),
+        write_timer_(Tcp().get_executor()),
+        tls_(std::holds_alternative<TlsStream>(stream_)) {}
 
   ~BinarySession() {
     if (id_ != 0) core_->Unregister(id_);
@@ -156,13 +167,18 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
   void Start() {
     id_ = core_->Register(shared_from_this());
     ErrorCode ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
-    ResumeReading();
+    Tcp().set_option(tcp::no_delay(true), ignored);
+    if (!tls_) return ResumeReading();
+    handshaking_ = true;
+    ArmReadTimer(core_->options.handshake_timeout, "handshake_timeout");
+    std::get<TlsStream>(stream_).async_handshake(
+        asio::ssl::stream_base::server,
+        [self = shared_from_this()](ErrorCode error) { self->OnHandshake(error); });
   }
 
   // Thread-safe: answers what was read, then closes with "shutting_down".
   void Shutdown() {
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    asio::post(Tcp().get_executor(), [self = shared_from_this()] {
       self->Fail("shutting_down", "ledgerd is stopping; reconnect to another writer or later");
     });
   }
@@ -182,6 +198,42 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
 
   enum class ReadPhase { kNone, kPrefix, kBody };
 
+  static Stream MakeStream(const BinaryCore& core, tcp::socket socket) {
+    if (core.options.tls == nullptr) return Stream(std::move(socket));
+    return Stream(std::in_place_type<TlsStream>, std::move(socket), core.options.tls->context());
+  }
+
+  // The TCP socket, under TLS or not: executor, options, shutdown, close.
+  tcp::socket& Tcp() {
+    return std::visit(
+        [](auto& stream) -> tcp::socket& {
+          if constexpr (std::is_same_v<std::decay_t<decltype(stream)>, tcp::socket>) {
+            return stream;
+          } else {
+            return stream.next_layer();
+          }
+        },
+        stream_);
+  }
+
+  // Calls `operation(stream)` with the stream frames are read from and written to: one
+  // dispatch per operation, nothing per byte on the plain path.
+  template <class Operation>
+  void WithStream(Operation&& operation) {
+    std::visit(std::forward<Operation>(operation), stream_);
+  }
+
+  void OnHandshake(ErrorCode error) {
+    handshaking_ = false;
+    CancelReadTimer();
+    if (closed_) return;  // The handshake timed out.
+    if (error) {
+      core_->tls_handshake_failures.Add();
+      return CloseSocket();
+    }
+    ResumeReading();
+  }
+
   // --- Reading --------------------------------------------------------------------------------
 
   void ResumeReading() {
@@ -193,10 +245,12 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
       ArmReadTimer(core_->options.idle_timeout, "idle_timeout");
     }
     read_phase_ = ReadPhase::kPrefix;
-    asio::async_read(socket_, asio::buffer(prefix_),
-                     [self = shared_from_this()](ErrorCode error, std::size_t) {
-                       self->OnPrefix(error);
-                     });
+    WithStream([this](auto& stream) {
+      asio::async_read(stream, asio::buffer(prefix_),
+                       [self = shared_from_this()](ErrorCode error, std::size_t) {
+                         self->OnPrefix(error);
+                       });
+    });
   }
 
   void OnPrefix(ErrorCode error) {
@@ -214,17 +268,22 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
     frame_words_ = words;
     read_phase_ = ReadPhase::kBody;
     ArmReadTimer(core_->options.io_timeout, "read_timeout");
-    asio::async_read(socket_, asio::buffer(frame_.get(), *length),
-                     [self = shared_from_this()](ErrorCode read_error, std::size_t) {
-                       self->OnFrame(read_error);
-                     });
+    WithStream([this, length = *length](auto& stream) {
+      asio::async_read(stream, asio::buffer(frame_.get(), length),
+                       [self = shared_from_this()](ErrorCode read_error, std::size_t) {
+                         self->OnFrame(read_error);
+                       });
+    });
   }
 
   void OnReadError(ErrorCode error, bool mid_frame) {
     read_phase_ = ReadPhase::kNone;
     CancelReadTimer();
     if (closed_ || closing_) return MaybeFinish();
-    if (error == asio::error::eof) {
+    // Under TLS a client that closes its TCP side without close_notify reads as a truncated
+    // stream (Asio's mapping); it has ended its input all the same, as a plain FIN does, and
+    // the frame prefix still tells a cut-off frame.
+    if (error == asio::error::eof || error == asio::ssl::error::stream_truncated) {
       if (mid_frame) return Fail("truncated_frame", "the connection ended inside a frame");
       input_closed_ = true;  // The client is done sending; answer what it sent, then close.
       return MaybeFinish();
@@ -313,7 +372,7 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
       batch->replies[index] = ReplyFor(outcome);
       if (batch->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::shared_ptr<BinarySession> session = std::move(batch->keep_alive);
-        auto executor = session->socket_.get_executor();
+        auto executor = session->Tcp().get_executor();
         asio::post(executor, [session = std::move(session), batch] {
           batch->done = true;
           session->Flush();
@@ -450,10 +509,12 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
     write_timer_.async_wait([self = shared_from_this()](ErrorCode error) {
       if (!error && self->writing_) self->CloseSocket();  // The client stopped reading.
     });
-    asio::async_write(socket_, buffers_,
-                      [self = shared_from_this()](ErrorCode error, std::size_t) {
-                        self->OnWrite(error);
-                      });
+    WithStream([this](auto& stream) {
+      asio::async_write(stream, buffers_,
+                        [self = shared_from_this()](ErrorCode error, std::size_t) {
+                          self->OnWrite(error);
+                        });
+    });
   }
 
   void OnWrite(ErrorCode error) {
@@ -469,14 +530,21 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
 
   // Stops reading; once every batch read so far is answered, sends ConnectionError{code,
   // message} and closes.
+  // Under TLS the pending read is left running instead (a TCP half-close under it would put
+  // OpenSSL in an error state that also fails the write of the ConnectionError); closing the
+  // socket after that write ends it.
   void Fail(std::string_view code, std::string_view message) {
     if (closing_ || closed_) return;
+    if (handshaking_) {  // Nothing can be sent before the handshake: just close.
+      if (code != "shutting_down") core_->tls_handshake_failures.Add();
+      return CloseSocket();
+    }
     closing_ = true;
     core_->CountConnectionError(code);
     close_frame_ = EncodeConnectionError(code, message);
-    if (read_phase_ != ReadPhase::kNone) {
+    if (read_phase_ != ReadPhase::kNone && !tls_) {
       ErrorCode ignored;
-      socket_.shutdown(tcp::socket::shutdown_receive, ignored);  // Ends the pending read.
+      Tcp().shutdown(tcp::socket::shutdown_receive, ignored);  // Ends the pending read.
     }
     MaybeFinish();
   }
@@ -488,7 +556,7 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
       close_frame_.reset();
     }
     if ((closing_ || input_closed_) && outbox_.empty() && !writing_ &&
-        read_phase_ == ReadPhase::kNone) {
+        (read_phase_ == ReadPhase::kNone || (tls_ && closing_))) {
       CloseSocket();
     }
   }
@@ -500,8 +568,8 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
     write_timer_.cancel();
     outbox_.clear();
     ErrorCode ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    Tcp().shutdown(tcp::socket::shutdown_both, ignored);
+    Tcp().close(ignored);
   }
 
   // --- Timers ---------------------------------------------------------------------------------
@@ -529,9 +597,11 @@ class BinarySession : public std::enable_shared_from_this<BinarySession> {
   }
 
   std::shared_ptr<BinaryCore> core_;
-  tcp::socket socket_;
+  Stream stream_;
   asio::steady_timer read_timer_;
   asio::steady_timer write_timer_;
+  const bool tls_;
+  bool handshaking_ = false;
   std::uint64_t id_ = 0;
   std::uint64_t read_timer_generation_ = 0;
 

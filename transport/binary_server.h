@@ -24,6 +24,7 @@
 #include "ledger/metrics.h"
 #include "ledger/status.h"
 #include "transport/auth.h"
+#include "transport/tls.h"
 
 namespace ledger::transport {
 
@@ -45,6 +46,12 @@ struct BinaryServerOptions {
   // Reading the rest of a frame once its length arrived; writing a frame.
   std::chrono::seconds io_timeout{kHttpReadTimeoutSeconds};
   std::chrono::seconds drain_timeout{30};  // Stop() waits this long for batches in flight.
+  // When set, every connection must open with a TLS handshake, finished within
+  // handshake_timeout (then the hello timeout starts); the frames are the same inside TLS. A
+  // connection that fails or stalls the handshake is closed without a ConnectionError (nothing
+  // can be sent before the handshake). Null: plain TCP.
+  std::shared_ptr<ServerTls> tls;
+  std::chrono::seconds handshake_timeout{kTlsHandshakeTimeoutSeconds};
 };
 
 class BinaryServer {

@@ -1,5 +1,5 @@
-// A small blocking HTTP/1.1 client over one keep-alive connection, for tests and tools (load
-// generators, smoke checks). Not for use on io threads.
+// A small blocking HTTP/1.1 client over one keep-alive connection, plain or HTTPS, for tests and
+// tools (load generators, smoke checks). Not for use on io threads.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 
 #include "ledger/status.h"
 #include "transport/http_response.h"
+#include "transport/tls.h"
 
 namespace ledger::transport {
 
@@ -18,9 +19,12 @@ class HttpClient {
  public:
   using Headers = std::vector<std::pair<std::string, std::string>>;
 
-  // Connects to host:port (an IP address). kUnavailable if the connection fails.
-  [[nodiscard]] static Result<std::unique_ptr<HttpClient>> Connect(const std::string& host,
-                                                                   std::uint16_t port);
+  // Connects to host:port (an IP address), with a TLS handshake when tls.enabled (verifying
+  // the server's certificate unless tls.verify is off). kUnavailable "network_error" if the
+  // connection fails, "tls_verify_failed" / "tls_handshake_failed" for TLS, kInvalidArgument
+  // "tls_config" for an unusable CA file.
+  [[nodiscard]] static Result<std::unique_ptr<HttpClient>> Connect(
+      const std::string& host, std::uint16_t port, const TlsClientOptions& tls = {});
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

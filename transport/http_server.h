@@ -18,6 +18,7 @@
 #include "projections/read_models.h"
 #include "transport/auth.h"
 #include "transport/http_api.h"
+#include "transport/tls.h"
 
 namespace ledger::transport {
 
@@ -38,6 +39,10 @@ struct HttpServerOptions {
   std::chrono::seconds read_timeout{kHttpReadTimeoutSeconds};
   std::chrono::seconds drain_timeout{30};  // Stop() waits this long for requests in flight.
   HttpApiOptions api;                      // Role and feeds.
+  // When set, every connection must open with a TLS handshake (HTTPS), finished within
+  // handshake_timeout; a connection that fails or stalls it is closed. Null: plain HTTP.
+  std::shared_ptr<ServerTls> tls;
+  std::chrono::seconds handshake_timeout{kTlsHandshakeTimeoutSeconds};
 };
 
 class HttpServer {

@@ -24,7 +24,7 @@ void Usage(const char* message) {
                "[--through-projection]\n"
                "       ledger-bench lag [--data DIR] [--seconds S] [--accounts N] [--batch B]\n"
                "       ledger-bench wallets --http HOST:PORT --token TOKEN [--connections C] "
-               "[--seconds S] [--users N] [--holders H]\n"
+               "[--seconds S] [--users N] [--holders H] [--tls-ca FILE]\n"
                "       ledger-bench publish [--nats URL] [--events N] [--rounds R] "
                "[--in-flight W] [--rate R] [--seconds S]\n"
                "       ledger-bench search [--data DIR] [--records N] [--merchants M] "
@@ -34,7 +34,7 @@ void Usage(const char* message) {
                "                        [--connections N] [--seconds S] [--warmup S] [--batch B] "
                "[--pipeline P] [--rate R]\n"
                "                        [--csv FILE] [--label NAME] [--users N] [--payers N] "
-               "[--merchants N] [--seed S]\n"
+               "[--merchants N] [--seed S] [--tls-ca FILE]\n"
                "                        [--mix change=60,settle=20,grant=10,refund_payout=5,query=5]\n"
                "       ledger-bench raw [--data DIR] [--seconds S] [--rounds R] [--batch B] "
                "[--csv FILE] [--label NAME]\n");

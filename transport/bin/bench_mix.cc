@@ -5,7 +5,7 @@
 //                    [--connections N] [--seconds S] [--warmup S] [--batch B] [--pipeline P]
 //                    [--rate R] [--csv FILE] [--label NAME] [--users N] [--payers N]
 //                    [--merchants N] [--mix change=60,settle=20,grant=10,refund_payout=5,query=5]
-//                    [--seed S]
+//                    [--seed S] [--tls-ca FILE: TLS to both endpoints, verified against FILE]
 //
 // Each connection runs on its own thread with its own generator. The mix (percent of
 // operations): asset changes over --users users (9 in 10 credits, 1 in 10 debits of a funded
@@ -81,6 +81,7 @@ struct MixOptions {
   std::uint64_t merchants = 10'000;
   std::array<double, kKindCount> mix = {60, 20, 10, 5, 5};
   std::uint64_t seed = 42;
+  transport::TlsClientOptions tls;  // --tls-ca FILE: both protocols over TLS, verified.
 };
 
 std::array<double, kKindCount> ParseMix(const std::string& value) {
@@ -338,8 +339,9 @@ std::string HttpErrorCode(const transport::HttpResponse& response) {
   return "http_" + std::to_string(response.result_int());
 }
 
-std::unique_ptr<transport::HttpClient> HttpConnect(const Endpoint& endpoint) {
-  auto client = transport::HttpClient::Connect(endpoint.host, endpoint.port);
+std::unique_ptr<transport::HttpClient> HttpConnect(const MixOptions& options) {
+  const Endpoint& endpoint = *options.http;
+  auto client = transport::HttpClient::Connect(endpoint.host, endpoint.port, options.tls);
   if (!client) Die("cannot connect to " + endpoint.host + ":" + std::to_string(endpoint.port) +
                    ": " + client.error().message);
   return std::move(*client);
@@ -348,7 +350,7 @@ std::unique_ptr<transport::HttpClient> HttpConnect(const Endpoint& endpoint) {
 std::unique_ptr<transport::BinaryClient> BinaryConnect(const MixOptions& options) {
   auto client = transport::BinaryClient::Connect(
       {.host = options.binary->host, .port = options.binary->port, .token = options.token,
-       .timeout = std::chrono::milliseconds(60'000)});
+       .timeout = std::chrono::milliseconds(60'000), .tls = options.tls});
   if (!client) Die("cannot connect (binary protocol): " + client.error().message);
   return std::move(*client);
 }
@@ -408,7 +410,7 @@ void SetUp(const MixOptions& options, const std::string& run) {
     std::vector<std::thread> workers;
     for (std::size_t t = 0; t < threads; ++t) {
       workers.emplace_back([&, t] {
-        auto client = HttpConnect(*options.http);
+        auto client = HttpConnect(options);
         for (std::size_t i = t; i < setup.size(); i += threads) {
           const HttpCall call = ToHttp(setup[i]);
           auto response = client->Send("POST", call.target, call.body, options.token,
@@ -469,7 +471,7 @@ class Pacer {
 
 void HttpConnection(Run& run, std::size_t connection, Tally& tally) {
   const MixOptions& options = run.options;
-  auto client = HttpConnect(*options.http);
+  auto client = HttpConnect(options);
   Generator generator(options, run.run, connection);
   Pacer pacer(options.rate / static_cast<double>(options.connections));
   while (!run.stop.load(std::memory_order_relaxed)) {
@@ -513,7 +515,7 @@ void BinaryConnection(Run& run, std::size_t connection, Tally& tally) {
   const MixOptions& options = run.options;
   auto client = BinaryConnect(options);
   std::unique_ptr<transport::HttpClient> http;
-  if (options.http) http = HttpConnect(*options.http);
+  if (options.http) http = HttpConnect(options);
   Generator generator(options, run.run, connection);
   Pacer pacer(options.rate / static_cast<double>(options.connections));
   struct InFlight {
@@ -595,7 +597,7 @@ void BinaryConnection(Run& run, std::size_t connection, Tally& tally) {
 // reached it. Samples: (second, ms).
 void SampleLag(Run& run, std::vector<std::pair<std::uint32_t, double>>& samples) {
   if (!run.options.http) return;
-  auto client = HttpConnect(*run.options.http);
+  auto client = HttpConnect(run.options);
   const auto read = [&](std::uint64_t* head, std::uint64_t* slowest) {
     auto response = client->Send("GET", "/v1/projections", {}, run.options.token);
     if (!response || response->result_int() != 200) return false;
@@ -866,6 +868,8 @@ int RunMixCommand(std::span<char* const> args) {
       options.http = ParseEndpoint(flag, value);
     } else if (flag == "--binary") {
       options.binary = ParseEndpoint(flag, value);
+    } else if (flag == "--tls-ca") {
+      options.tls = {.enabled = true, .ca_file = value};
     } else if (flag == "--token") {
       options.token = value;
     } else if (flag == "--connections") {

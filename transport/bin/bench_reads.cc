@@ -198,6 +198,7 @@ struct WalletsOptions {
   double seconds = 10;
   std::uint64_t users = 1'000'000;  // Ids queried: user:0 .. user:<users-1>.
   std::uint64_t holders = 100'000;  // Of them, credited once before the run (user:0, 10, ...).
+  transport::TlsClientOptions tls;  // --tls-ca FILE: HTTPS, verified against FILE.
 };
 
 struct Tally {
@@ -211,7 +212,7 @@ std::uint64_t HolderStride(const WalletsOptions& options) {
 }
 
 std::unique_ptr<transport::HttpClient> ConnectOrDie(const WalletsOptions& options) {
-  auto client = transport::HttpClient::Connect(options.host, options.port);
+  auto client = transport::HttpClient::Connect(options.host, options.port, options.tls);
   if (!client) Die("cannot connect: " + client.error().message);
   return std::move(*client);
 }
@@ -368,6 +369,8 @@ int RunWalletsCommand(std::span<char* const> args) {
       Endpoint endpoint = ParseEndpoint(flag, value);
       options.host = std::move(endpoint.host);
       options.port = endpoint.port;
+    } else if (flag == "--tls-ca") {
+      options.tls = {.enabled = true, .ca_file = value};
     } else if (flag == "--token") {
       options.token = value;
     } else if (flag == "--connections") {

@@ -5,13 +5,14 @@
 //   ledger-bench holders-memory [--holders N] [--max-id M] [--seed S] [--through-projection]
 //   ledger-bench lag [--data DIR] [--seconds S] [--accounts N] [--batch B]
 //   ledger-bench wallets --http HOST:PORT --token T [--connections C] [--seconds S]
-//                        [--users N] [--holders H]
+//                        [--users N] [--holders H] [--tls-ca FILE]
 //   ledger-bench publish [--nats URL] [--events N] [--rounds R] [--in-flight W] [--rate R]
 //                        [--seconds S]
 //   ledger-bench search [--data DIR] [--records N] [--merchants M] [--rounds R] [--queries Q]
 //                       [--seed S]
 //   ledger-bench mix (--http HOST:PORT | --binary HOST:PORT [--http HOST:PORT]) --token T
-//                    [--connections N] [--seconds S] [--batch B] [--rate R] [--csv FILE] ...
+//                    [--connections N] [--seconds S] [--batch B] [--rate R] [--csv FILE]
+//                    [--tls-ca FILE] ...
 //   ledger-bench raw [--data DIR] [--seconds S] [--rounds R] [--batch B] [--csv FILE]
 //
 // `append` measures the durable write path in-process: asset-change commands over N accounts

@@ -25,6 +25,7 @@
 #include "transport/http_server.h"
 #include "transport/nats_publisher.h"
 #include "transport/nats_replica.h"
+#include "transport/tls.h"
 #include "transport/bin/cli.h"
 #include "transport/url.h"
 
@@ -35,6 +36,7 @@ using namespace ledger;
 constexpr std::string_view kUsage =
     "Usage: ledgerd [--data DIR] [--listen HOST:PORT] [--auth-file FILE] [--http-threads N]\n"
     "               [--listen-binary HOST:PORT [--binary-threads N]]\n"
+    "               [--tls-cert FILE --tls-key FILE]\n"
     "               [--role all|writer|reader] [--nats URL [NATS flags]]\n"
     "\n"
     "  --data DIR          data directory (RocksDB and, by default, the tokens file);\n"
@@ -47,6 +49,9 @@ constexpr std::string_view kUsage =
     "  --listen-binary HOST:PORT  also serve the binary command protocol (docs/protocol.md)\n"
     "                      there; off by default; not with --role reader\n"
     "  --binary-threads N  binary-protocol io threads, 1..64; default 1\n"
+    "  --tls-cert FILE     PEM certificate (chain): serve HTTPS and the binary protocol over\n"
+    "                      TLS (1.2 or later) only; needs --tls-key\n"
+    "  --tls-key FILE      PEM private key of --tls-cert\n"
     "  --role ROLE         all (default): commands, projections, queries;\n"
     "                      writer: commands and the NATS publisher, no projections;\n"
     "                      reader: a read replica fed from NATS (needs --nats), queries only\n"
@@ -71,6 +76,8 @@ struct Flags {
   std::optional<std::string> binary_host;
   std::uint16_t binary_port = 0;
   std::size_t binary_threads = 1;
+  std::string tls_cert;  // Both or neither (ParseFlags checks).
+  std::string tls_key;
   std::string role = "all";
   std::optional<std::string> nats_url;
   transport::NatsStreamOptions nats;
@@ -120,6 +127,10 @@ bool ApplyFlag(std::string_view name, std::string_view value, Flags* flags) {
     (name == "--http-threads" ? flags->http_threads : flags->binary_threads) =
         static_cast<std::size_t>(threads);
     return true;
+  }
+  if (name == "--tls-cert" || name == "--tls-key") {
+    (name == "--tls-cert" ? flags->tls_cert : flags->tls_key) = std::string(value);
+    return !value.empty();
   }
   if (name == "--role") {
     flags->role = std::string(value);
@@ -178,6 +189,10 @@ Flags ParseFlags(int argc, char** argv) {
         return ApplyFlag(name, value, &flags);
       },
       [](const std::string& message) { UsageError(message); });
+  if (flags.tls_cert.empty() != flags.tls_key.empty()) {
+    UsageError(flags.tls_cert.empty() ? "--tls-key needs --tls-cert (give both or neither)"
+                                      : "--tls-cert needs --tls-key (give both or neither)");
+  }
   if (flags.role == "reader" && flags.binary_host) {
     UsageError("--listen-binary takes commands, which a --role reader replica does not");
   }
@@ -214,7 +229,7 @@ std::string PrepareTokensFile(const Flags& flags) {
   return path;
 }
 
-// Tokens are secrets: say so if others on the machine can read the file.
+// Tokens and TLS keys are secrets: say so if others on the machine can read the file.
 void WarnIfReadableByOthers(const std::string& path) {
   std::error_code error;
   const auto permissions = std::filesystem::status(path, error).permissions();
@@ -248,6 +263,14 @@ int main(int argc, char** argv) {
   auto auth = transport::Authenticator::LoadFile(tokens_path, SteadyNowUs());
   if (!auth) Die("cannot load the tokens file", auth.error());
   WarnIfReadableByOthers(tokens_path);
+  // Loaded before anything starts, so a bad certificate or key fails fast, naming the file.
+  std::shared_ptr<transport::ServerTls> tls;
+  if (!flags.tls_cert.empty()) {
+    auto loaded = transport::ServerTls::Load(flags.tls_cert, flags.tls_key);
+    if (!loaded) Die("cannot set up TLS", loaded.error());
+    tls = std::move(*loaded);
+    WarnIfReadableByOthers(flags.tls_key);
+  }
 
   const bool writes = flags.role != "reader";
   const bool projects = flags.role != "writer";
@@ -306,6 +329,7 @@ int main(int argc, char** argv) {
   options.host = flags.host;
   options.port = flags.port;
   options.threads = flags.http_threads;
+  options.tls = tls;
   options.api.serve_commands = writes;
   options.api.serve_queries = projects;
   options.api.role = flags.role;
@@ -339,10 +363,11 @@ int main(int argc, char** argv) {
   }
   std::optional<transport::BinaryServer> binary_server;
   if (flags.binary_host) {
-    binary_server.emplace(transport::BinaryServerOptions{.host = *flags.binary_host,
-                                                         .port = flags.binary_port,
-                                                         .threads = flags.binary_threads},
-                          sequencer, metrics, **auth);
+    transport::BinaryServerOptions binary_options{.host = *flags.binary_host,
+                                                  .port = flags.binary_port,
+                                                  .threads = flags.binary_threads};
+    binary_options.tls = tls;
+    binary_server.emplace(std::move(binary_options), sequencer, metrics, **auth);
     if (auto started = binary_server->Start(); !started) {
       server.Stop();
       (*read_models)->Stop();
@@ -351,12 +376,12 @@ int main(int argc, char** argv) {
       Die("cannot start the binary protocol server", started.error());
     }
   }
-  std::printf("ledgerd listening on http://%s:%u (data: %s, admin token file: %s)\n",
-              UrlHost(flags.host).c_str(), static_cast<unsigned>(server.port()), flags.data.c_str(),
+  std::printf("ledgerd listening on %s://%s:%u (data: %s, admin token file: %s)\n",
+              tls ? "https" : "http", UrlHost(flags.host).c_str(), static_cast<unsigned>(server.port()), flags.data.c_str(),
               tokens_path.c_str());
   if (binary_server) {
-    std::printf("ledgerd binary protocol on %s:%u\n", UrlHost(*flags.binary_host).c_str(),
-                static_cast<unsigned>(binary_server->port()));
+    std::printf("ledgerd binary protocol on %s:%u%s\n", UrlHost(*flags.binary_host).c_str(),
+                static_cast<unsigned>(binary_server->port()), tls ? " (TLS)" : "");
   }
   if (flags.role != "all" || flags.nats_url) {
     std::fprintf(stderr, "ledgerd: role %s%s%s\n", flags.role.c_str(),

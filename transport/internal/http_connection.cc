@@ -29,6 +29,15 @@ bool IsHttpParseError(const beast::error_code& error) {
          error != http::error::end_of_stream && error != http::error::partial_message;
 }
 
+// Plain TCP, or TLS over it when the server has a certificate.
+std::variant<beast::tcp_stream, beast::ssl_stream<beast::tcp_stream>> MakeStream(
+    const ServerCore& core, tcp::socket socket) {
+  using Stream = std::variant<beast::tcp_stream, beast::ssl_stream<beast::tcp_stream>>;
+  if (core.options.tls == nullptr) return Stream(std::in_place_index<0>, std::move(socket));
+  return Stream(std::in_place_index<1>, beast::tcp_stream(std::move(socket)),
+                core.options.tls->context());
+}
+
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
@@ -83,7 +92,10 @@ ServerCore::ServerCore(HttpServerOptions server_options, Store& store,
           registry.GetGauge("ledger_http_connections_open", "Open HTTP connections.")),
       refused_connections(registry.GetCounter(
           "ledger_http_connections_refused_total",
-          "HTTP connections closed at once because kHttpConnectionsMax were open.")) {}
+          "HTTP connections closed at once because kHttpConnectionsMax were open.")),
+      tls_handshake_failures(registry.GetCounter(
+          "ledger_http_tls_handshake_failures_total",
+          "HTTPS connections closed because their TLS handshake failed or timed out.")) {}
 
 std::uint64_t ServerCore::Register(const std::shared_ptr<Connection>& connection) {
   std::lock_guard lock(mutex_);
@@ -132,21 +144,43 @@ void ServerCore::CountProtocolResponse(std::string_view target, unsigned status)
 // --- Connection ------------------------------------------------------------------------------
 
 Connection::Connection(std::shared_ptr<ServerCore> core, tcp::socket socket)
-    : core_(std::move(core)), stream_(std::move(socket)) {}
+    : core_(std::move(core)), stream_(MakeStream(*core_, std::move(socket))) {}
 
 Connection::~Connection() {
   if (id_ != 0) core_->Unregister(id_);
 }
 
+beast::tcp_stream& Connection::Tcp() {
+  return std::visit(
+      [](auto& stream) -> beast::tcp_stream& { return beast::get_lowest_layer(stream); }, stream_);
+}
+
 void Connection::Start() {
   id_ = core_->Register(shared_from_this());
   beast::error_code ignored;
-  stream_.socket().set_option(tcp::no_delay(true), ignored);
+  Tcp().socket().set_option(tcp::no_delay(true), ignored);
+  auto* tls = std::get_if<TlsStream>(&stream_);
+  if (tls == nullptr) return ReadHeader();
+  // The handshake is bounded like a request header: a peer that stalls (or speaks plain HTTP,
+  // which OpenSSL refuses at once) loses its connection slot.
+  Tcp().expires_after(core_->options.handshake_timeout);
+  tls->async_handshake(asio::ssl::stream_base::server,
+                       [self = shared_from_this()](beast::error_code error) {
+                         self->OnHandshake(error);
+                       });
+}
+
+void Connection::OnHandshake(beast::error_code error) {
+  if (error) {
+    // Not the peer's failure when Stop() closed it mid-handshake.
+    if (!core_->stopping.load()) core_->tls_handshake_failures.Add();
+    return Close();
+  }
   ReadHeader();
 }
 
 void Connection::Shutdown() {
-  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+  asio::post(Tcp().get_executor(), [self = shared_from_this()] {
     if (self->state_ == State::kReading) self->Close();
   });
 }
@@ -160,10 +194,13 @@ void Connection::ReadHeader() {
   // against it there); OnHeader then applies the route's own limit.
   body_limit_ = std::max(kHttpBodyBytesMax, kHttpHoldersCheckBodyBytesMax);
   parser_->body_limit(std::uint64_t{body_limit_});
-  stream_.expires_after(core_->options.idle_timeout);
-  http::async_read_header(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code error, std::size_t) { self->OnHeader(error); });
+  Tcp().expires_after(core_->options.idle_timeout);
+  WithStream([this](auto& stream) {
+    http::async_read_header(stream, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code error, std::size_t) {
+                              self->OnHeader(error);
+                            });
+  });
 }
 
 void Connection::OnHeader(beast::error_code error) {
@@ -182,19 +219,24 @@ void Connection::OnHeader(beast::error_code error) {
     return ReadBody();
   }
   continue_ = {http::status::continue_, parser_->get().version()};
-  stream_.expires_after(core_->options.read_timeout);
-  http::async_write(stream_, continue_,
-                    [self = shared_from_this()](beast::error_code write_error, std::size_t) {
-                      if (write_error) return self->Close();
-                      self->ReadBody();
-                    });
+  Tcp().expires_after(core_->options.read_timeout);
+  WithStream([this](auto& stream) {
+    http::async_write(stream, continue_,
+                      [self = shared_from_this()](beast::error_code write_error, std::size_t) {
+                        if (write_error) return self->Close();
+                        self->ReadBody();
+                      });
+  });
 }
 
 void Connection::ReadBody() {
-  stream_.expires_after(core_->options.read_timeout);
-  http::async_read(
-      stream_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code error, std::size_t) { self->OnBody(error); });
+  Tcp().expires_after(core_->options.read_timeout);
+  WithStream([this](auto& stream) {
+    http::async_read(stream, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code error, std::size_t) {
+                       self->OnBody(error);
+                     });
+  });
 }
 
 void Connection::OnBody(beast::error_code error) {
@@ -208,10 +250,10 @@ void Connection::Handle() {
   version_ = request.version();
   keep_alive_ = request.keep_alive();
   // Waiting for the sequencer is not the peer's fault: no timeout until the response is ready.
-  stream_.expires_never();
+  Tcp().expires_never();
   try {
     core_->api.Handle(
-        request, stream_.get_executor(),
+        request, Tcp().get_executor(),
         [self = shared_from_this()](HttpResponse response) { self->Write(std::move(response)); });
   } catch (const std::exception& exception) {
     std::fprintf(stderr, "ledgerd: internal error handling a request: %s\n", exception.what());
@@ -228,10 +270,13 @@ void Connection::Write(HttpResponse response) {
   response.keep_alive(keep_alive_ && !core_->stopping.load());
   response.set(http::field::server, "ledgerd");
   response_.emplace(std::move(response));
-  stream_.expires_after(core_->options.read_timeout);
-  http::async_write(
-      stream_, *response_,
-      [self = shared_from_this()](beast::error_code error, std::size_t) { self->OnWrite(error); });
+  Tcp().expires_after(core_->options.read_timeout);
+  WithStream([this](auto& stream) {
+    http::async_write(stream, *response_,
+                      [self = shared_from_this()](beast::error_code error, std::size_t) {
+                        self->OnWrite(error);
+                      });
+  });
 }
 
 void Connection::OnWrite(beast::error_code error) {
@@ -266,16 +311,18 @@ void Connection::RespondToReadError(beast::error_code error) {
   Write(std::move(response));
 }
 
+// Under TLS too this works on the TCP layer: no close_notify is sent (the response carries its
+// length, so the client knows it is complete), and what is drained is discarded unread.
 void Connection::LingeringClose() {
   state_ = State::kClosing;
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  stream_.expires_after(kDrainTimeout);
+  Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+  Tcp().expires_after(kDrainTimeout);
   Drain();
 }
 
 void Connection::Drain() {
-  stream_.async_read_some(asio::buffer(drain_buffer_),
+  Tcp().async_read_some(asio::buffer(drain_buffer_),
                           [self = shared_from_this()](beast::error_code error, std::size_t n) {
                             self->drained_bytes_ += n;
                             if (error || self->drained_bytes_ > kDrainBytesMax) {
@@ -288,8 +335,8 @@ void Connection::Drain() {
 void Connection::Close() {
   state_ = State::kClosing;
   beast::error_code ignored;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-  stream_.close();
+  Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+  Tcp().close();
 }
 
 // --- Accepting -------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -21,6 +22,7 @@
 #include <optional>
 #include <string_view>
 #include <unordered_map>
+#include <variant>
 
 #include "ledger/metrics.h"
 #include "transport/http_api.h"
@@ -44,6 +46,7 @@ class ServerCore {
   Metrics& metrics;
   Gauge& open_connections_gauge;
   Counter& refused_connections;
+  Counter& tls_handshake_failures;
   std::atomic<bool> stopping{false};
 
   // Connection registry, for Stop(). Register returns the connection's id.
@@ -80,6 +83,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
  private:
   enum class State { kReading, kHandling, kWriting, kClosing };
   using Parser = boost::beast::http::request_parser<boost::beast::http::string_body>;
+  using TlsStream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+  // The TCP layer (timeouts, executor, shutdown), under TLS or not.
+  boost::beast::tcp_stream& Tcp();
+  // Calls `operation(stream)` with the stream HTTP is read from and written to: one dispatch per
+  // operation, nothing per byte on the plain path.
+  template <class Operation>
+  void WithStream(Operation&& operation) {
+    std::visit(std::forward<Operation>(operation), stream_);
+  }
+  void OnHandshake(boost::beast::error_code error);
 
   void ReadHeader();
   void OnHeader(boost::beast::error_code error);
@@ -96,7 +110,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Close();
 
   std::shared_ptr<ServerCore> core_;
-  boost::beast::tcp_stream stream_;
+  // Plain TCP, or TLS over TCP when the server has options.tls.
+  std::variant<boost::beast::tcp_stream, TlsStream> stream_;
   boost::beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
   std::size_t body_limit_ = 0;  // Of the request being read (HttpApi::BodyBytesMax).
