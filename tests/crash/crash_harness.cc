@@ -32,7 +32,6 @@
 // 1 on a difference (printed with its round and position; the run stops at the first round
 // that has one), 2 on bad flags.
 #include <rapidjson/document.h>
-#include <signal.h>
 #include <stdlib.h>
 
 #include <algorithm>
@@ -42,7 +41,6 @@
 #include <cstdio>
 #include <expected>
 #include <filesystem>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -125,8 +123,8 @@ struct Flags {
 };
 
 [[noreturn]] void UsageError(const std::string& message) {
-  std::fprintf(stderr, "ledger-crash: %s\n\n%.*s", message.c_str(),
-               static_cast<int>(kUsage.size()), kUsage.data());
+  std::fprintf(stderr, "ledger-crash: %s\n\n%.*s", message.c_str(), static_cast<int>(kUsage.size()),
+               kUsage.data());
   std::exit(2);
 }
 
@@ -155,18 +153,28 @@ Flags ParseFlags(int argc, char** argv) {
     }
     if (i + 1 >= argc) UsageError(std::string(name) + " needs a value");
     const std::string_view value = argv[++i];
-    if (name == "--rounds") flags.rounds = Number(name, value, 1, 1'000'000);
-    else if (name == "--seed") flags.seed = Number(name, value, 0, UINT64_MAX);
-    else if (name == "--data") flags.data = std::string(value);
-    else if (name == "--min-ms") flags.min_ms = Number(name, value, 0, 600'000);
-    else if (name == "--max-ms") flags.max_ms = Number(name, value, 0, 600'000);
-    else if (name == "--clients") flags.clients = Number(name, value, 1, 32);
-    else if (name == "--rate") flags.rate = Number(name, value, 1, 100'000);
-    else if (name == "--full-every") flags.full_every = Number(name, value, 1, 1'000'000);
-    else UsageError("unknown flag " + std::string(name));
+    if (name == "--rounds")
+      flags.rounds = Number(name, value, 1, 1'000'000);
+    else if (name == "--seed")
+      flags.seed = Number(name, value, 0, UINT64_MAX);
+    else if (name == "--data")
+      flags.data = std::string(value);
+    else if (name == "--min-ms")
+      flags.min_ms = Number(name, value, 0, 600'000);
+    else if (name == "--max-ms")
+      flags.max_ms = Number(name, value, 0, 600'000);
+    else if (name == "--clients")
+      flags.clients = Number(name, value, 1, 32);
+    else if (name == "--rate")
+      flags.rate = Number(name, value, 1, 100'000);
+    else if (name == "--full-every")
+      flags.full_every = Number(name, value, 1, 1'000'000);
+    else
+      UsageError("unknown flag " + std::string(name));
   }
   if (flags.min_ms > flags.max_ms) UsageError("--min-ms is above --max-ms");
-  if (flags.keep && !flags.data.empty()) UsageError("--keep is for the temporary dir; --data is kept");
+  if (flags.keep && !flags.data.empty())
+    UsageError("--keep is for the temporary dir; --data is kept");
   return flags;
 }
 
@@ -175,8 +183,8 @@ Flags ParseFlags(int argc, char** argv) {
 // A command as the harness sent it.
 struct Sent {
   commands::Command command;
-  std::string key;            // The effective idempotency key its event records.
-  bool must_reject = false;   // Built to be rejected: an unfunded debit, an unknown order/campaign.
+  std::string key;           // The effective idempotency key its event records.
+  bool must_reject = false;  // Built to be rejected: an unfunded debit, an unknown order/campaign.
 };
 
 // An event the server acknowledged (or a resend found in the log).
@@ -297,7 +305,9 @@ class Generator {
                                           .expected_version = std::nullopt},
                     Name("k"), client_id_, must_reject);
   }
-  Sent Credit() { return Change("user:" + std::to_string(kPayers + Uniform(kUsers)), Amount(1, 50'000)); }
+  Sent Credit() {
+    return Change("user:" + std::to_string(kPayers + Uniform(kUsers)), Amount(1, 50'000));
+  }
   Sent Debit() { return Change("user:" + std::to_string(Uniform(kPayers)), -Amount(1, 500)); }
   Sent Settle() {
     commands::SettleOrder settle{.order_id = Name("o"),
@@ -307,9 +317,12 @@ class Generator {
                                  .gross = Amount(100, 100'000),
                                  .splits = {},
                                  .occurred_at_us = std::nullopt};
-    settle.splits.push_back({.to = "platform:fees", .kind = "commission", .bps = 300, .amount = {}});
+    settle.splits.push_back(
+        {.to = "platform:fees", .kind = "commission", .bps = 300, .amount = {}});
     settle.splits.push_back({.to = "host:" + std::to_string(Uniform(100)),
-                             .kind = "host_commission", .bps = 100, .amount = {}});
+                             .kind = "host_commission",
+                             .bps = 100,
+                             .amount = {}});
     if (Uniform(2) == 0) {
       settle.splits.push_back(
           {.to = "platform:tech", .kind = "technical_service_fee", .bps = 20, .amount = {}});
@@ -317,23 +330,28 @@ class Generator {
     return MakeSent(std::move(settle), Name("k"), client_id_);
   }
   Sent Grant() {
-    return MakeSent(commands::GrantVoucher{.campaign_id = CampaignId(Uniform(kCampaigns)),
-                                           .grant_id = Name("g"),
-                                           .user = "user:" + std::to_string(kPayers + Uniform(kUsers))},
-                    Name("k"), client_id_);
+    return MakeSent(
+        commands::GrantVoucher{.campaign_id = CampaignId(Uniform(kCampaigns)),
+                               .grant_id = Name("g"),
+                               .user = "user:" + std::to_string(kPayers + Uniform(kUsers))},
+        Name("k"), client_id_);
   }
   Sent RefundOrPayOut() {
     if (!orders_.empty() && Uniform(2) == 0) {
       const Order order = orders_.front();
       orders_.erase(orders_.begin());
-      return MakeSent(commands::RefundOrder{.order_id = order.id, .refund_id = "r1",
+      return MakeSent(commands::RefundOrder{.order_id = order.id,
+                                            .refund_id = "r1",
                                             .amount = std::max<std::int64_t>(1, order.gross / 10)},
                       Name("k"), client_id_);
     }
     if (merchants_.empty()) return Credit();  // Nothing of this round's settled yet.
     const std::string merchant = merchants_[Uniform(merchants_.size())];
-    return MakeSent(commands::PayOut{.payout_id = Name("p"), .merchant = merchant, .asset = "CNY",
-                                     .amount = Amount(1, 50), .bank_account = "b-" + merchant.substr(9),
+    return MakeSent(commands::PayOut{.payout_id = Name("p"),
+                                     .merchant = merchant,
+                                     .asset = "CNY",
+                                     .amount = Amount(1, 50),
+                                     .bank_account = "b-" + merchant.substr(9),
                                      .expected_version = std::nullopt},
                     Name("k"), client_id_);
   }
@@ -344,13 +362,14 @@ class Generator {
       case 0:
         return Change("user:" + std::to_string(1'000'000 + Uniform(1'000)), -Amount(1, 500), true);
       case 1:
-        return MakeSent(commands::RefundOrder{.order_id = Name("missing-o"), .refund_id = "r1",
-                                              .amount = 10},
-                        Name("k"), client_id_, true);
+        return MakeSent(
+            commands::RefundOrder{.order_id = Name("missing-o"), .refund_id = "r1", .amount = 10},
+            Name("k"), client_id_, true);
       default:
-        return MakeSent(commands::GrantVoucher{.campaign_id = Name("missing-c"),
-                                               .grant_id = Name("g"), .user = "user:40"},
-                        Name("k"), client_id_, true);
+        return MakeSent(
+            commands::GrantVoucher{
+                .campaign_id = Name("missing-c"), .grant_id = Name("g"), .user = "user:40"},
+            Name("k"), client_id_, true);
     }
   }
 
@@ -368,8 +387,9 @@ class Findings {
   void Add(std::uint64_t round, const std::string& what) {
     std::lock_guard lock(mutex_);
     ++count_;
-    if (count_ <= kShownMax) std::printf("DIFFERENCE round %llu: %s\n",
-                                         static_cast<unsigned long long>(round), what.c_str());
+    if (count_ <= kShownMax)
+      std::printf("DIFFERENCE round %llu: %s\n", static_cast<unsigned long long>(round),
+                  what.c_str());
     if (count_ == kShownMax + 1) std::printf("(further differences counted, not shown)\n");
     std::fflush(stdout);
   }
@@ -407,18 +427,17 @@ std::uint16_t PortAfter(const std::optional<std::string>& line, std::string_view
 std::expected<Ledgerd, std::string> StartLedgerd(const std::string& data,
                                                  const std::string& nats_url) {
   Ledgerd ledgerd;
-  ledgerd.process = std::make_unique<Process>(std::vector<std::string>{
-      LEDGERD_PATH, "--data", data, "--nats", nats_url, "--listen", "127.0.0.1:0",
-      "--listen-binary", "127.0.0.1:0"});
-  ledgerd.http_port = PortAfter(ledgerd.process->ReadLine(kStartTimeout),
-                                "ledgerd listening on http://127.0.0.1:");
+  ledgerd.process = std::make_unique<Process>(
+      std::vector<std::string>{LEDGERD_PATH, "--data", data, "--nats", nats_url, "--listen",
+                               "127.0.0.1:0", "--listen-binary", "127.0.0.1:0"});
+  ledgerd.http_port =
+      PortAfter(ledgerd.process->ReadLine(kStartTimeout), "ledgerd listening on http://127.0.0.1:");
   if (ledgerd.http_port != 0) {
     ledgerd.binary_port = PortAfter(ledgerd.process->ReadLine(kStartTimeout),
                                     "ledgerd binary protocol on 127.0.0.1:");
   }
   if (ledgerd.binary_port == 0) {
-    return std::unexpected("ledgerd did not start listening; stderr: " +
-                           ledgerd.process->Stderr());
+    return std::unexpected("ledgerd did not start listening; stderr: " + ledgerd.process->Stderr());
   }
   return ledgerd;
 }
@@ -430,8 +449,8 @@ std::expected<rapidjson::Document, std::string> GetJson(HttpClient& client,
   auto response = client.Send("GET", target, {}, token);
   if (!response) return std::unexpected("GET " + target + ": " + response.error().message);
   if (response->result_int() != 200) {
-    return std::unexpected("GET " + target + ": " + std::to_string(response->result_int()) +
-                           " " + response->body());
+    return std::unexpected("GET " + target + ": " + std::to_string(response->result_int()) + " " +
+                           response->body());
   }
   rapidjson::Document document;
   document.Parse(response->body().c_str());
@@ -455,8 +474,7 @@ std::expected<std::uint64_t, std::string> WaitForCatchUp(HttpClient& client,
     for (const char* list : {"projections", "feeds"}) {
       for (const auto& feed : (*document)[list].GetArray()) {
         const std::string state = feed["state"].GetString();
-        if (feed["position"].GetUint64() != head ||
-            (state != "running" && state != "publishing")) {
+        if (feed["position"].GetUint64() != head || (state != "running" && state != "publishing")) {
           behind += std::string(behind.empty() ? "" : ", ") + feed["name"].GetString() + " at " +
                     std::to_string(feed["position"].GetUint64()) + " (" + state + ")";
         }
@@ -580,7 +598,9 @@ struct RoundResult {
 class Harness {
  public:
   Harness(Flags flags, std::string data, std::string nats_url)
-      : flags_(std::move(flags)), data_(std::move(data)), nats_url_(std::move(nats_url)),
+      : flags_(std::move(flags)),
+        data_(std::move(data)),
+        nats_url_(std::move(nats_url)),
         rng_(flags_.seed) {}
 
   // Runs every round; stops after the first round with a difference.
@@ -595,6 +615,8 @@ class Harness {
               RoundResult& result);
   bool StopCleanly(std::uint64_t round, Ledgerd& ledgerd);
   void CheckLog(std::uint64_t round, bool full);
+  void CheckAcknowledged(std::uint64_t round, const std::unordered_map<std::string, Acked>& in_log,
+                         bool full);
   void CheckStream(std::uint64_t round, const Store& store, bool full);
   void Audit(std::uint64_t round);
 
@@ -642,10 +664,8 @@ void Harness::Run() {
   std::printf(
       "summary: rounds %llu, commands acknowledged %llu, kills %llu, differences found %llu, "
       "seed %llu, %.0f s\n",
-      static_cast<unsigned long long>(rounds),
-      static_cast<unsigned long long>(total_acknowledged_),
-      static_cast<unsigned long long>(kills_),
-      static_cast<unsigned long long>(findings_.count()),
+      static_cast<unsigned long long>(rounds), static_cast<unsigned long long>(total_acknowledged_),
+      static_cast<unsigned long long>(kills_), static_cast<unsigned long long>(findings_.count()),
       static_cast<unsigned long long>(flags_.seed),
       std::chrono::duration<double>(SteadyClock::now() - started).count());
   std::fflush(stdout);
@@ -694,8 +714,8 @@ bool Harness::RunRound(std::uint64_t round, RoundResult& result) {
 
 // The campaigns and funded payers, before the clock of round 1 starts.
 bool Harness::SetUp(std::uint64_t round, const Ledgerd& ledgerd, RoundResult& result) {
-  auto client = BinaryClient::Connect({.host = "127.0.0.1", .port = ledgerd.binary_port,
-                                       .token = token_});
+  auto client =
+      BinaryClient::Connect({.host = "127.0.0.1", .port = ledgerd.binary_port, .token = token_});
   if (!client) {
     findings_.Add(round, "set-up connect: " + client.error().message);
     return false;
@@ -728,8 +748,8 @@ void Harness::Load(std::uint64_t round, const Ledgerd& ledgerd, RoundResult& res
   std::vector<std::thread> threads;
   const double rate = static_cast<double>(flags_.rate) / static_cast<double>(flags_.clients);
   for (std::size_t c = 0; c < flags_.clients; ++c) {
-    const std::string prefix = "s" + std::to_string(flags_.seed) + "-r" + std::to_string(round) +
-                               "-c" + std::to_string(c);
+    const std::string prefix =
+        "s" + std::to_string(flags_.seed) + "-r" + std::to_string(round) + "-c" + std::to_string(c);
     threads.emplace_back([&, c, prefix] {
       RunClient(ledgerd.binary_port, token_, clients_seed + c, prefix, rate, killed, logs[c]);
     });
@@ -765,8 +785,8 @@ bool Harness::Resend(std::uint64_t round, const Ledgerd& ledgerd, std::uint64_t 
   for (const auto& [sent, acked] : round_acked_) resend.push_back(sent);
   const std::size_t acked_count = resend.size();
   resend.insert(resend.end(), round_in_flight_.begin(), round_in_flight_.end());
-  auto client = BinaryClient::Connect({.host = "127.0.0.1", .port = ledgerd.binary_port,
-                                       .token = token_});
+  auto client =
+      BinaryClient::Connect({.host = "127.0.0.1", .port = ledgerd.binary_port, .token = token_});
   if (!client) {
     findings_.Add(round, "resend connect: " + client.error().message);
     return false;
@@ -789,12 +809,13 @@ bool Harness::Resend(std::uint64_t round, const Ledgerd& ledgerd, std::uint64_t 
     const CommandReply& reply = replies[i];
     if (!reply.accepted || !reply.replayed || reply.position != acked.position ||
         reply.hash != acked.hash) {
-      findings_.Add(round, "resending acknowledged key " + acked.key + " (position " +
-                               std::to_string(acked.position) + ") after the restart: " +
-                               (reply.accepted ? std::string(reply.replayed ? "replayed" : "appended") +
-                                                     " at " + std::to_string(reply.position) +
-                                                     " hash " + HashToHex(reply.hash)
-                                               : "rejected " + reply.code + " " + reply.message));
+      findings_.Add(round,
+                    "resending acknowledged key " + acked.key + " (position " +
+                        std::to_string(acked.position) + ") after the restart: " +
+                        (reply.accepted
+                             ? std::string(reply.replayed ? "replayed" : "appended") + " at " +
+                                   std::to_string(reply.position) + " hash " + HashToHex(reply.hash)
+                             : "rejected " + reply.code + " " + reply.message));
     }
   }
   for (std::size_t i = acked_count; i < resend.size(); ++i) {
@@ -810,9 +831,10 @@ bool Harness::Resend(std::uint64_t round, const Ledgerd& ledgerd, std::uint64_t 
     }
     const bool in_log_at_restart = reply.position <= head_at_restart;
     if (reply.replayed != in_log_at_restart) {
-      findings_.Add(round, "in-flight key " + sent.key + " resent: " +
-                               (reply.replayed ? "replayed" : "appended") + " at " +
-                               std::to_string(reply.position) + " but the head at the restart was " +
+      findings_.Add(round, "in-flight key " + sent.key +
+                               " resent: " + (reply.replayed ? "replayed" : "appended") + " at " +
+                               std::to_string(reply.position) +
+                               " but the head at the restart was " +
                                std::to_string(head_at_restart));
     }
     ++(reply.replayed ? result.in_flight_written : result.in_flight_absent);
@@ -845,6 +867,38 @@ bool Harness::StopCleanly(std::uint64_t round, Ledgerd& ledgerd) {
   return true;
 }
 
+// Effective key -> (position, hash) of the events from `from` to the head. An event without a
+// key (the harness sends none) and a key met twice are added to `differences`. Error: the log
+// could not be read.
+std::expected<std::unordered_map<std::string, Acked>, std::string> ReadKeys(
+    const Store& store, std::uint64_t from, std::vector<std::string>& differences) {
+  std::unordered_map<std::string, Acked> in_log;
+  for (std::uint64_t position = from; position <= store.HeadPosition();) {
+    auto events = store.ReadFrom(position, 4096);
+    if (!events || events->empty()) {
+      return std::unexpected("reading the log at " + std::to_string(position) + ": " +
+                             (events ? "no event" : events.error().message));
+    }
+    for (const StoredEvent& stored : *events) {
+      const Envelope& envelope = stored.event.envelope;
+      if (envelope.idempotency_key.empty()) {
+        differences.push_back("event " + std::to_string(envelope.position) +
+                              " has no idempotency key: the harness sends none such");
+      }
+      const auto [it, added] =
+          in_log.try_emplace(envelope.idempotency_key,
+                             Acked{envelope.idempotency_key, envelope.position, envelope.hash});
+      if (!added) {
+        differences.push_back("key " + envelope.idempotency_key + " is in the log twice: at " +
+                              std::to_string(it->second.position) + " and " +
+                              std::to_string(envelope.position));
+      }
+      position = envelope.position + 1;
+    }
+  }
+  return in_log;
+}
+
 // (a) and (d) against the stopped data dir, opened read-only.
 void Harness::CheckLog(std::uint64_t round, bool full) {
   auto store = Store::Open({.path = data_, .read_only = true});
@@ -852,34 +906,23 @@ void Harness::CheckLog(std::uint64_t round, bool full) {
     findings_.Add(round, "opening the data dir read-only: " + store.error().message);
     return;
   }
-  const std::uint64_t head = (*store)->HeadPosition();
-  const std::uint64_t from = full ? 1 : checked_head_ + 1;
-  // Effective key -> (position, hash) of every event from `from` to the head.
-  std::unordered_map<std::string, Acked> in_log;
-  for (std::uint64_t position = from; position <= head;) {
-    auto events = (*store)->ReadFrom(position, 4096);
-    if (!events || events->empty()) {
-      findings_.Add(round, "reading the log at " + std::to_string(position) + ": " +
-                               (events ? "no event" : events.error().message));
-      return;
-    }
-    for (const StoredEvent& stored : *events) {
-      const Envelope& envelope = stored.event.envelope;
-      if (envelope.idempotency_key.empty()) {
-        findings_.Add(round, "event " + std::to_string(envelope.position) +
-                                 " has no idempotency key: the harness sends none such");
-      }
-      auto [it, added] = in_log.try_emplace(envelope.idempotency_key,
-                                            Acked{envelope.idempotency_key, envelope.position,
-                                                  envelope.hash});
-      if (!added) {
-        findings_.Add(round, "key " + envelope.idempotency_key + " is in the log twice: at " +
-                                 std::to_string(it->second.position) + " and " +
-                                 std::to_string(envelope.position));
-      }
-      position = envelope.position + 1;
-    }
+  std::vector<std::string> differences;
+  auto in_log = ReadKeys(**store, full ? 1 : checked_head_ + 1, differences);
+  for (const auto& difference : differences) findings_.Add(round, difference);
+  if (!in_log) {
+    findings_.Add(round, in_log.error());
+    return;
   }
+  for (const auto& [sent, acked] : round_acked_) all_acked_.push_back(acked);
+  CheckAcknowledged(round, *in_log, full);
+  CheckStream(round, **store, full);
+  checked_head_ = (*store)->HeadPosition();
+}
+
+// (a): each acknowledged command (this round's, or all with `full`) at its position with its
+// hash; no rejected command; no event that is not an acknowledged one.
+void Harness::CheckAcknowledged(std::uint64_t round,
+                                const std::unordered_map<std::string, Acked>& in_log, bool full) {
   std::set<std::string> known;
   auto expect_at = [&](const Acked& acked) {
     known.insert(acked.key);
@@ -894,7 +937,6 @@ void Harness::CheckLog(std::uint64_t round, bool full) {
                                " hash " + HashToHex(it->second.hash));
     }
   };
-  for (const auto& [sent, acked] : round_acked_) all_acked_.push_back(acked);
   if (full) {
     for (const Acked& acked : all_acked_) expect_at(acked);
   } else {
@@ -912,8 +954,6 @@ void Harness::CheckLog(std::uint64_t round, bool full) {
                                ") was neither acknowledged nor found by the resend");
     }
   }
-  CheckStream(round, **store, full);
-  checked_head_ = head;
 }
 
 // (d): the stream's messages from `from` on are the log's events from there, and the stream
@@ -922,8 +962,8 @@ void Harness::CheckStream(std::uint64_t round, const Store& store, bool full) {
   const std::uint64_t from = full ? 1 : checked_head_ + 1;
   auto messages = testing::ReadStream(nats_url_, from);
   if (!messages) {
-    findings_.Add(round, "reading the stream from " + std::to_string(from) + ": " +
-                             messages.error().message);
+    findings_.Add(
+        round, "reading the stream from " + std::to_string(from) + ": " + messages.error().message);
     return;
   }
   if (!messages->empty() && (*messages)[0].sequence != from) {
@@ -969,19 +1009,16 @@ int main(int argc, char** argv) {
   using namespace ledger::crash;
   std::signal(SIGPIPE, SIG_IGN);
   const Flags flags = ParseFlags(argc, argv);
-  std::printf("ledger-crash: seed %llu (replay with --seed %llu), %llu rounds, kill after %llu..%llu ms, "
-              "%llu clients at %llu commands/s\n",
-              static_cast<unsigned long long>(flags.seed),
-              static_cast<unsigned long long>(flags.seed),
-              static_cast<unsigned long long>(flags.rounds),
-              static_cast<unsigned long long>(flags.min_ms),
-              static_cast<unsigned long long>(flags.max_ms),
-              static_cast<unsigned long long>(flags.clients),
-              static_cast<unsigned long long>(flags.rate));
+  std::printf(
+      "ledger-crash: seed %llu (replay with --seed %llu), %llu rounds, kill after %llu..%llu ms, "
+      "%llu clients at %llu commands/s\n",
+      static_cast<unsigned long long>(flags.seed), static_cast<unsigned long long>(flags.seed),
+      static_cast<unsigned long long>(flags.rounds), static_cast<unsigned long long>(flags.min_ms),
+      static_cast<unsigned long long>(flags.max_ms), static_cast<unsigned long long>(flags.clients),
+      static_cast<unsigned long long>(flags.rate));
   std::optional<ledger::testing::TempDir> temp;
   const std::string data = PrepareDataDir(flags, temp);
-  std::printf("ledger-crash: data dir %s%s\n", data.c_str(),
-              temp ? " (temporary)" : " (kept)");
+  std::printf("ledger-crash: data dir %s%s\n", data.c_str(), temp ? " (temporary)" : " (kept)");
   std::fflush(stdout);
   ledger::testing::NatsServer nats;  // Aborts when nats-server cannot start.
   Harness harness(flags, data, nats.url());

@@ -25,8 +25,7 @@ Result<StreamMessage> ReadMessage(natsMsg* message) {
 
 }  // namespace
 
-Result<std::vector<StreamMessage>> ReadStream(const std::string& url,
-                                              std::uint64_t first_sequence,
+Result<std::vector<StreamMessage>> ReadStream(const std::string& url, std::uint64_t first_sequence,
                                               const std::string& stream,
                                               const std::string& prefix) {
   std::vector<StreamMessage> messages;
@@ -58,10 +57,10 @@ Result<std::vector<StreamMessage>> ReadStream(const std::string& url,
     natsMsgList list{};
     s = natsSubscription_Fetch(&list, subscription.get(), 1024, 5000, &code);
     if (s != NATS_OK) {
-      failed = std::unexpected(transport::NatsError(
-          "fetch after " + std::to_string(messages.size()) + " of " + std::to_string(wanted) +
-              " messages",
-          s, code));
+      failed =
+          std::unexpected(transport::NatsError("fetch after " + std::to_string(messages.size()) +
+                                                   " of " + std::to_string(wanted) + " messages",
+                                               s, code));
       break;
     }
     for (int i = 0; i < list.Count && failed; ++i) {
@@ -92,8 +91,8 @@ std::string CompareStreamWithLog(const std::vector<StreamMessage>& messages, con
   std::uint64_t position = first_position;
   while (position <= head) {
     auto events = store.ReadFrom(position, 4096);
-    if (!events) return "reading the log at " + std::to_string(position) + ": " +
-                        events.error().message;
+    if (!events)
+      return "reading the log at " + std::to_string(position) + ": " + events.error().message;
     if (events->empty()) return "the log ends before its head at " + std::to_string(position);
     for (const StoredEvent& stored : *events) {
       const StreamMessage& message = messages[position - first_position];

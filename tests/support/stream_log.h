@@ -33,8 +33,7 @@ struct StreamMessage {
 // order, each once: consecutive stream sequences, same bytes, same hash, the ledger's id, subject
 // and event type headers as documented. Otherwise the first difference, naming its position.
 [[nodiscard]] std::string CompareStreamWithLog(const std::vector<StreamMessage>& messages,
-                                               const Store& store,
-                                               std::uint64_t first_position = 1,
+                                               const Store& store, std::uint64_t first_position = 1,
                                                const std::string& prefix = "ledger");
 
 }  // namespace ledger::testing
