@@ -23,77 +23,22 @@
 #include "ledger/store.h"
 #include "projections/read_models.h"
 #include "tests/support/nats_server.h"
+#include "tests/support/stream_log.h"
 #include "tests/support/temp_dir.h"
 #include "transport/nats_common.h"
 #include "transport/nats_publisher.h"
 
 namespace ledger::transport::testing {
 
-// One message of the stream as the tests check it.
-struct StreamMessage {
-  std::uint64_t sequence = 0;
-  std::string subject;
-  LedgerHeaders headers;
-  std::string payload;
-};
+using ::ledger::testing::StreamMessage;
 
-// Every message of `stream`, in sequence order, read with a temporary pull consumer.
+// Every message of `stream`, in sequence order (a failure is a test failure).
 inline std::vector<StreamMessage> ReadWholeStream(const std::string& url,
                                                   const std::string& stream = "LEDGER",
                                                   const std::string& prefix = "ledger") {
-  std::vector<StreamMessage> messages;
-  auto connection = ConnectNats(url, "test-reader");
-  EXPECT_TRUE(connection.has_value()) << connection.error().message;
-  if (!connection) return messages;
-  auto js = NewJetStream(connection->get(), nullptr);
-  EXPECT_TRUE(js.has_value());
-  if (!js) return messages;
-  auto tail = ReadStreamTail(js->get(), stream);
-  EXPECT_TRUE(tail.has_value()) << tail.error().message;
-  if (!tail || tail->messages == 0) return messages;
-  static std::atomic<int> readers{0};
-  const std::string durable = "test-reader-" + std::to_string(readers.fetch_add(1));
-  jsSubOptions options;
-  jsSubOptions_Init(&options);
-  options.Stream = stream.c_str();
-  options.Config.AckPolicy = js_AckNone;
-  options.Config.DeliverPolicy = js_DeliverAll;
-  natsSubscription* raw = nullptr;
-  jsErrCode code = static_cast<jsErrCode>(0);
-  const std::string subjects = prefix + ".>";
-  natsStatus s = js_PullSubscribe(&raw, js->get(), subjects.c_str(), durable.c_str(), nullptr,
-                                  &options, &code);
-  EXPECT_EQ(s, NATS_OK) << natsStatus_GetText(s) << " " << code;
-  if (s != NATS_OK) return messages;
-  NatsSubscriptionPtr subscription(raw);
-  while (messages.size() < tail->messages) {
-    natsMsgList list{};
-    s = natsSubscription_Fetch(&list, subscription.get(), 1024, 5000, &code);
-    if (s != NATS_OK) {
-      ADD_FAILURE() << "fetch after " << messages.size() << " of " << tail->messages
-                    << " messages: " << natsStatus_GetText(s);
-      break;
-    }
-    for (int i = 0; i < list.Count; ++i) {
-      natsMsg* message = list.Msgs[i];
-      StreamMessage read;
-      jsMsgMetaData* meta = nullptr;
-      if (natsMsg_GetMetaData(&meta, message) == NATS_OK) {
-        read.sequence = meta->Sequence.Stream;
-        jsMsgMetaData_Destroy(meta);
-      }
-      read.subject = natsMsg_GetSubject(message);
-      auto headers = ReadLedgerHeaders(message);
-      EXPECT_TRUE(headers.has_value()) << headers.error().message;
-      if (headers) read.headers = std::move(*headers);
-      read.payload.assign(natsMsg_GetData(message),
-                          static_cast<std::size_t>(natsMsg_GetDataLength(message)));
-      messages.push_back(std::move(read));
-    }
-    natsMsgList_Destroy(&list);
-  }
-  (void)js_DeleteConsumer(js->get(), stream.c_str(), durable.c_str(), nullptr, nullptr);
-  return messages;
+  auto messages = ::ledger::testing::ReadStream(url, 1, stream, prefix);
+  EXPECT_TRUE(messages.has_value()) << messages.error().message;
+  return messages ? std::move(*messages) : std::vector<StreamMessage>{};
 }
 
 // A ledger node: store (projection and outbox column families included) + running sequencer.
@@ -192,26 +137,7 @@ class LedgerNode {
 // once: same bytes, same hash, consecutive sequences, subject and headers as documented.
 inline void ExpectStreamEqualsLog(const std::vector<StreamMessage>& messages, const Store& store,
                                   const std::string& prefix = "ledger") {
-  const std::uint64_t head = store.HeadPosition();
-  ASSERT_EQ(messages.size(), head);
-  const std::string ledger_id = store.LedgerId();
-  std::uint64_t position = 1;
-  while (position <= head) {
-    auto events = store.ReadFrom(position, 4096);
-    ASSERT_TRUE(events.has_value()) << events.error().message;
-    ASSERT_FALSE(events->empty());
-    for (const StoredEvent& stored : *events) {
-      const StreamMessage& message = messages[position - 1];
-      ASSERT_EQ(message.headers.position, position) << "stream order differs at " << position;
-      ASSERT_EQ(message.sequence, messages[0].sequence + position - 1);
-      ASSERT_EQ(message.headers.ledger_id, ledger_id);
-      ASSERT_EQ(message.headers.hash, stored.event.envelope.hash) << "at " << position;
-      ASSERT_EQ(message.payload, stored.bytes) << "at " << position;
-      ASSERT_EQ(message.subject, EventSubject(prefix, stored.event.envelope.type));
-      ASSERT_EQ(message.headers.event_type, EventTypeName(stored.event.envelope.type));
-      ++position;
-    }
-  }
+  ASSERT_EQ(::ledger::testing::CompareStreamWithLog(messages, store, 1, prefix), "");
 }
 
 }  // namespace ledger::transport::testing
