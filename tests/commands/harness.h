@@ -15,6 +15,7 @@
 #include "commands/write_state.h"
 #include "ledger/event.h"
 #include "ledger/status.h"
+#include "tests/support/decided_event.h"
 
 namespace ledger::commands::testing {
 
@@ -26,22 +27,6 @@ inline CommandContext Client(std::string client_id = "writer", bool is_admin = f
   context.client_id = std::move(client_id);
   context.is_admin = is_admin;
   return context;
-}
-
-// Wraps an accepted decision into the event the sequencer would append next.
-inline Event ToEvent(const WriteState& state, Decision decision, std::uint64_t position,
-                     const CommandContext& context, TimestampUs now_us) {
-  Event event;
-  event.envelope.position = position;
-  event.envelope.stream_version = state.StreamVersion(decision.stream) + 1;
-  event.envelope.stream = std::move(decision.stream);
-  event.envelope.type = PayloadType(decision.payload);
-  event.envelope.recorded_at_us = now_us;
-  event.envelope.client_id = context.client_id;
-  event.envelope.idempotency_key = context.idempotency_key;
-  event.postings = std::move(decision.postings);
-  event.payload = std::move(decision.payload);
-  return event;
 }
 
 // A WriteState with the log that built it.

@@ -17,7 +17,7 @@
 #include "commands/decide.h"
 #include "commands/write_state.h"
 #include "ledger/status.h"
-#include "tests/fuzz/fuzz_support.h"
+#include "tests/support/decided_event.h"
 #include "transport/json_commands.h"
 
 namespace {
@@ -52,7 +52,8 @@ Result<Event> Accept(commands::WriteState& state, const commands::Command& comma
                      std::uint64_t position) {
   auto decision = commands::Decide(state, command, kNowUs);
   if (!decision) return std::unexpected(std::move(decision.error()));
-  Event event = fuzz::MakeEvent(state, std::move(*decision), position, kNowUs);
+  Event event = commands::testing::ToEvent(state, std::move(*decision), position,
+                                           command.context, kNowUs);
   state.Apply(event);
   return event;
 }

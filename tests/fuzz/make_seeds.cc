@@ -21,7 +21,7 @@
 #include "commands/write_state.h"
 #include "ledger/event_codec.h"
 #include "ledger/status.h"
-#include "tests/fuzz/fuzz_support.h"
+#include "tests/support/decided_event.h"
 #include "transport/binary_protocol.h"
 #include "transport/json_commands.h"
 
@@ -132,8 +132,8 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < decoded.size(); ++i) {
     auto decision = commands::Decide(state, decoded[i], now_us);
     if (!decision) continue;  // Rejected against this state: no event to store.
-    Event event = fuzz::MakeEvent(state, std::move(*decision), ++position, now_us);
-    event.envelope.idempotency_key = decoded[i].context.idempotency_key;
+    Event event = commands::testing::ToEvent(state, std::move(*decision), ++position,
+                                             decoded[i].context, now_us);
     state.Apply(event);
     std::string bytes;
     EncodeEvent(event, &bytes);

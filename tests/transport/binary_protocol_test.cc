@@ -17,6 +17,7 @@
 #include "ledger/metrics.h"
 #include "ledger/store.h"
 #include "tests/support/temp_dir.h"
+#include "tests/transport/test_commands.h"
 #include "transport/auth.h"
 #include "transport/binary_client.h"
 #include "transport/binary_protocol.h"
@@ -25,25 +26,13 @@
 namespace ledger::transport {
 namespace {
 
+using testing::Credit;
+
 constexpr std::string_view kTokens =
     "writer-token-0123456789 shop writer\n"
     "reader-token-0123456789 auditor reader\n"
     "limited-token-0123456789 limited writer rate=0.001/3\n";
 constexpr std::string_view kWriterToken = "writer-token-0123456789";
-
-commands::Command Credit(std::string account, std::int64_t amount, std::string key = "") {
-  commands::Command command;
-  command.context.idempotency_key = std::move(key);
-  command.body = commands::ChangeAsset{.account = std::move(account),
-                                       .asset = "USD",
-                                       .amount = amount,
-                                       .source = "bank",
-                                       .counterparty = std::nullopt,
-                                       .reason = "deposit",
-                                       .ref = "r1",
-                                       .expected_version = std::nullopt};
-  return command;
-}
 
 // A ledger with a binary server in front of its sequencer.
 class BinaryProtocolTest : public ::testing::Test {

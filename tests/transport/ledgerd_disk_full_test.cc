@@ -23,6 +23,7 @@
 
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
+#include "tests/transport/acked_commands.h"
 #include "tests/transport/binaries.h"
 #include "transport/http_client.h"
 
@@ -89,12 +90,7 @@ std::uint16_t StartLedgerd(std::optional<Process>& process, const std::string& d
   return static_cast<std::uint16_t>(std::stoi(line->substr(prefix.size())));
 }
 
-struct Acked {
-  std::string key;
-  std::string body;
-  std::uint64_t position = 0;
-  std::int64_t amount = 0;
-};
+using Acked = testing::AckedCommand;
 
 std::string CreditBody(int writer, std::int64_t amount, const std::string& key) {
   return R"({"account":"user:)" + std::to_string(writer) + R"(","asset":"CNY","amount":)" +
@@ -248,20 +244,7 @@ TEST(LedgerdDiskFullTest, RefusesWith503DiskFullLosesNothingAndResumesByItself) 
   for (int w = 0; w < kWriters; ++w) {
     for (const Acked& command : acked[w]) {
       balances[w] += command.amount;
-      auto event = (*client)->Send("GET", "/v1/events/" + std::to_string(command.position), {},
-                                   token);
-      ASSERT_TRUE(event.has_value());
-      ASSERT_EQ(event->result_int(), 200u) << command.key;
-      EXPECT_NE(event->body().find("\"ref\":\"" + command.key + "\""), std::string::npos)
-          << "event " << command.position << " is not " << command.key << ": " << event->body();
-      auto retry = (*client)->Send("POST", "/v1/assets/changes", command.body, token,
-                                   {{"Idempotency-Key", command.key}});
-      ASSERT_TRUE(retry.has_value());
-      ASSERT_EQ(retry->result_int(), 200u) << command.key << ": " << retry->body();
-      rapidjson::Document json;
-      json.Parse(retry->body().c_str());
-      EXPECT_TRUE(json["replayed"].GetBool());
-      EXPECT_EQ(json["position"].GetUint64(), command.position) << command.key;
+      ASSERT_NO_FATAL_FAILURE(testing::ExpectAckedCommandIntact(**client, command, token));
     }
   }
   // The projections paused on the full disk and caught up: each balance is exactly the sum of

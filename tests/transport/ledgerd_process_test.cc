@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/support/process.h"
+#include "tests/transport/acked_commands.h"
 #include "tests/transport/binaries.h"
 #include "tests/support/temp_dir.h"
 #include "transport/http_client.h"
@@ -98,13 +99,8 @@ TEST_F(LedgerdProcessTest, AcknowledgedCommandsSurviveSigkill) {
   ASSERT_NE(port, 0);
   const std::string token = AdminToken(dir_.Sub("data") + "/tokens");
 
-  struct Acked {
-    std::string key;
-    std::string body;
-    std::uint64_t position;
-  };
   constexpr int kWriters = 4;
-  std::vector<std::vector<Acked>> acked(kWriters);
+  std::vector<std::vector<testing::AckedCommand>> acked(kWriters);
   std::atomic<bool> killed{false};
   std::vector<std::thread> writers;
   for (int w = 0; w < kWriters; ++w) {
@@ -122,7 +118,7 @@ TEST_F(LedgerdProcessTest, AcknowledgedCommandsSurviveSigkill) {
         if (response->result_int() != 201) continue;
         rapidjson::Document json;
         json.Parse(response->body().c_str());
-        acked[w].push_back({key, body, json["position"].GetUint64()});
+        acked[w].push_back({key, body, json["position"].GetUint64(), i + 1});
       }
     });
   }
@@ -143,21 +139,8 @@ TEST_F(LedgerdProcessTest, AcknowledgedCommandsSurviveSigkill) {
   auto client = HttpClient::Connect("127.0.0.1", port_again);
   ASSERT_TRUE(client.has_value());
   for (const auto& list : acked) {
-    for (const Acked& command : list) {
-      auto event = (*client)->Send("GET", "/v1/events/" + std::to_string(command.position), {},
-                                   token);
-      ASSERT_TRUE(event.has_value());
-      ASSERT_EQ(event->result_int(), 200u) << command.key;
-      EXPECT_NE(event->body().find("\"ref\":\"" + command.key + "\""), std::string::npos)
-          << "event " << command.position << " is not " << command.key << ": " << event->body();
-      auto retry = (*client)->Send("POST", "/v1/assets/changes", command.body, token,
-                                   {{"Idempotency-Key", command.key}});
-      ASSERT_TRUE(retry.has_value());
-      EXPECT_EQ(retry->result_int(), 200u) << retry->body();
-      rapidjson::Document json;
-      json.Parse(retry->body().c_str());
-      EXPECT_TRUE(json["replayed"].GetBool());
-      EXPECT_EQ(json["position"].GetUint64(), command.position);
+    for (const testing::AckedCommand& command : list) {
+      ASSERT_NO_FATAL_FAILURE(testing::ExpectAckedCommandIntact(**client, command, token));
     }
   }
   // Reading the whole log checks every hash and link; it must read without error.

@@ -30,6 +30,7 @@
 #include "tests/support/temp_dir.h"
 #include "tests/transport/binaries.h"
 #include "tests/transport/http_fixture.h"
+#include "tests/transport/test_commands.h"
 #include "transport/binary_client.h"
 #include "transport/binary_protocol.h"
 #include "transport/binary_server.h"
@@ -37,6 +38,8 @@
 
 namespace ledger::transport {
 namespace {
+
+using testing::Credit;
 
 using testing::kWriterToken;
 using testing::LedgerServer;
@@ -357,20 +360,6 @@ TEST_F(HttpsTest, LimitsAndPipeliningHoldOverTls) {
 }
 
 // --- The binary protocol over TLS ---------------------------------------------------------------
-
-commands::Command Credit(std::string account, std::int64_t amount, std::string key) {
-  commands::Command command;
-  command.context.idempotency_key = std::move(key);
-  command.body = commands::ChangeAsset{.account = std::move(account),
-                                       .asset = "USD",
-                                       .amount = amount,
-                                       .source = "bank",
-                                       .counterparty = std::nullopt,
-                                       .reason = "deposit",
-                                       .ref = "r1",
-                                       .expected_version = std::nullopt};
-  return command;
-}
 
 class BinaryTlsTest : public ::testing::Test {
  protected:
