@@ -46,6 +46,9 @@ inline constexpr std::size_t kEventsPageDefault = 100;
 inline constexpr std::size_t kEventBytesMax = 64 * 1024;
 
 // --- NATS JetStream (transport/nats_*.h) ------------------------------------------------------
+// How long closing a NATS connection waits for the client's closed callback (after which no
+// callback of it runs) before destroying it anyway.
+inline constexpr int kNatsCloseWaitMs = 5'000;
 // Publisher: messages awaiting their JetStream ack at once (--nats-in-flight).
 inline constexpr std::size_t kNatsInFlightMax = 65'536;
 inline constexpr std::size_t kNatsInFlightDefault = 4'096;

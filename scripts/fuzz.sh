@@ -36,7 +36,7 @@ limit=(-max_total_time="$seconds")
 # The HTTP target writes through RocksDB with sync: on tmpfs those syncs cost nothing.
 export TMPDIR=${FUZZ_TMPDIR:-/dev/shm}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/sanitizers/ubsan.supp}
 
 failed=0
 for target in "${targets[@]}"; do

@@ -22,7 +22,7 @@ case "$mode" in
       >/dev/null
     cmake --build "$build_dir" --parallel "$jobs"
     export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
-    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+    export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/sanitizers/ubsan.supp
     ctest --test-dir "$build_dir" --output-on-failure --timeout 900 -j "$jobs"
     scripts/fuzz.sh --build-dir "$build_dir" --seconds "${FUZZ_SECONDS:-20}"
     ;;

@@ -1,7 +1,12 @@
 #include "transport/nats_common.h"
 
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+
+#include "ledger/limits.h"
 
 namespace ledger::transport {
 namespace {
@@ -77,8 +82,32 @@ Status ValidateStreamOptions(const NatsStreamOptions& options) {
   return Ok();
 }
 
+struct NatsClosedLatch {
+  std::mutex mutex;
+  std::condition_variable changed;
+  bool closed = false;
+};
+
+namespace {
+
+void OnNatsClosed(natsConnection*, void* closure) {
+  auto* latch = static_cast<NatsClosedLatch*>(closure);
+  std::lock_guard lock(latch->mutex);
+  latch->closed = true;
+  latch->changed.notify_all();
+}
+
+}  // namespace
+
 void NatsConnectionDeleter::operator()(natsConnection* connection) const {
   natsConnection_Close(connection);
+  if (closed != nullptr) {
+    // Without this wait a disconnected callback could still run after its closure (an object
+    // of the caller's, e.g. ledger-tail's) was destroyed: AddressSanitizer caught it.
+    std::unique_lock lock(closed->mutex);
+    closed->changed.wait_for(lock, std::chrono::milliseconds(kNatsCloseWaitMs),
+                             [&] { return closed->closed; });
+  }
   natsConnection_Destroy(connection);
 }
 
@@ -115,11 +144,14 @@ Result<NatsConnectionPtr> ConnectNats(const std::string& url, const std::string&
   if (s == NATS_OK && events.reconnected != nullptr) {
     s = natsOptions_SetReconnectedCB(options.get(), events.reconnected, events.closure);
   }
+  // The latch outlives the connection: the deleter holds it until the closed callback ran.
+  auto closed = std::make_shared<NatsClosedLatch>();
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(options.get(), &OnNatsClosed, closed.get());
   if (s != NATS_OK) return std::unexpected(NatsError("setting NATS options", s));
   natsConnection* connection = nullptr;
   s = natsConnection_Connect(&connection, options.get());
   if (s != NATS_OK) return std::unexpected(NatsError("connecting to " + url, s));
-  return NatsConnectionPtr(connection);
+  return NatsConnectionPtr(connection, NatsConnectionDeleter{std::move(closed)});
 }
 
 Result<JsContextPtr> NewJetStream(natsConnection* connection, jsOptions* options) {

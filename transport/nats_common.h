@@ -49,7 +49,14 @@ struct NatsStreamOptions {
 // kInvalidArgument for an empty or malformed stream name, prefix or window.
 [[nodiscard]] Status ValidateStreamOptions(const NatsStreamOptions& options);
 
+// Set by the connection's closed callback. The client runs its callbacks (disconnected,
+// reconnected, closed) on its own thread, in order, possibly after natsConnection_Destroy has
+// returned: once closed has run, no callback of that connection runs again, so the memory
+// their closure points to may go.
+struct NatsClosedLatch;
+// Closes the connection, waits (at most kNatsCloseWaitMs) for its closed callback, destroys it.
 struct NatsConnectionDeleter {
+  std::shared_ptr<NatsClosedLatch> closed;
   void operator()(natsConnection* connection) const;
 };
 struct JsContextDeleter {

@@ -457,7 +457,7 @@ TEST(SearchDocumentEncodingTest, RoundTripsAndRefusesMalformedBytes) {
        .category = "income",
        .asset = "CNY",
        .ref = "r",
-       .memo = std::string("memo with \0 and \xFF", 19),
+       .memo = std::string("memo with \0 and \xFF", 17),
        .amount = -42,
        .position = 12,
        .occurred_at_us = -1},
