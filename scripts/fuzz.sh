@@ -2,11 +2,12 @@
 # Runs the libFuzzer targets (tests/fuzz/, docs/reliability.md#fuzzing) of a clang build made
 # with -DLEDGER_FUZZ=ON (scripts/sanitize.sh address makes one: build-asan).
 #
-#   scripts/fuzz.sh [--build-dir DIR] [--seconds S | --runs N] [--out DIR] [TARGET...]
+#   scripts/fuzz.sh [--build-dir DIR] [--seconds S | --runs N] [--seed N] [--out DIR] [TARGET...]
 #
 # TARGET: json_commands http_requests binary_frames search_dsl stored_events (default: all).
 # Each target starts from a copy of its seed corpus (tests/fuzz/corpus/TARGET) and runs for S
-# seconds (default 20) or N executions. New inputs stay in OUT/corpus/TARGET; a crash, leak,
+# seconds (default 20) or N executions; --seed fixes libFuzzer's random seed (CI uses one, so
+# its short run is repeatable). New inputs stay in OUT/corpus/TARGET; a crash, leak,
 # timeout or sanitizer finding leaves its input in OUT/findings/TARGET and fails the script:
 # copy it into tests/fuzz/regressions/TARGET/ once fixed, so ctest replays it forever.
 # Prints each target's executions and exec/s (libFuzzer's final stats).
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 build_dir=build-asan
 seconds=20
 runs=
+seed=
 out=
 targets=()
 while [[ $# -gt 0 ]]; do
@@ -22,8 +24,9 @@ while [[ $# -gt 0 ]]; do
     --build-dir) build_dir=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     -*) echo "fuzz.sh: unknown flag $1" >&2; exit 2 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -32,6 +35,7 @@ done
 [[ -n "$out" ]] || out=$(mktemp -d /tmp/ledger-fuzz-XXXXXX)
 limit=(-max_total_time="$seconds")
 [[ -z "$runs" ]] || limit=(-runs="$runs")
+[[ -z "$seed" ]] || limit+=(-seed="$seed")
 
 # The HTTP target writes through RocksDB with sync: on tmpfs those syncs cost nothing.
 export TMPDIR=${FUZZ_TMPDIR:-/dev/shm}

@@ -3,7 +3,8 @@
 #
 #   scripts/sanitize.sh address   # clang 14, AddressSanitizer + UndefinedBehaviorSanitizer,
 #                                 # with libFuzzer instrumentation: the whole suite, then every
-#                                 # fuzz target for FUZZ_SECONDS (default 20) each
+#                                 # fuzz target for FUZZ_RUNS executions (default 100,000) from
+#                                 # a fixed seed, so the run is repeatable
 #   scripts/sanitize.sh thread    # g++, ThreadSanitizer: the concurrency tests
 #
 # Every sanitizer finding is fatal (-fno-sanitize-recover, halt_on_error), so it fails its test.
@@ -24,7 +25,7 @@ case "$mode" in
     export ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/sanitizers/ubsan.supp
     ctest --test-dir "$build_dir" --output-on-failure --timeout 900 -j "$jobs"
-    scripts/fuzz.sh --build-dir "$build_dir" --seconds "${FUZZ_SECONDS:-20}"
+    scripts/fuzz.sh --build-dir "$build_dir" --runs "${FUZZ_RUNS:-100000}" --seed 1
     ;;
   thread)
     build_dir=${BUILD_DIR:-build-tsan}

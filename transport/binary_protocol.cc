@@ -567,7 +567,10 @@ CommandReply ReadCommandResult(wire::CommandResult::Reader result) {
   reply.event_type = static_cast<EventType>(accepted.getEventType());
   reply.replayed = accepted.getReplayed();
   const auto hash = accepted.getHash();
-  std::memcpy(reply.hash.data(), hash.begin(), std::min(hash.size(), reply.hash.size()));
+  // An unset hash is an empty Data with a null pointer: memcpy must not see it (UBSan).
+  if (hash.size() > 0) {
+    std::memcpy(reply.hash.data(), hash.begin(), std::min(hash.size(), reply.hash.size()));
+  }
   return reply;
 }
 
