@@ -178,6 +178,17 @@ class RawSocket {
 // announced) and nothing more: a handshake begun and never finished.
 constexpr std::string_view kStalledClientHello("\x16\x03\x01\x02\x00\x01\x00\x01\xfc", 9);
 
+// Sends kStalledClientHello to a server whose handshake timeout is 1 s: it must close the
+// connection after about that long, not before and not never.
+void ExpectStalledHandshakeClosedAfterOneSecond(std::uint16_t port) {
+  RawSocket stalled(port);
+  ASSERT_TRUE(stalled.connected());
+  stalled.Send(kStalledClientHello);
+  const auto seconds = stalled.SecondsUntilClosed(std::chrono::seconds(10));
+  ASSERT_TRUE(seconds.has_value()) << "still open after 10 s";
+  EXPECT_GE(*seconds, 0.9);
+}
+
 // --- Loading ---------------------------------------------------------------------------------
 
 class ServerTlsLoadTest : public ::testing::Test {
@@ -320,12 +331,7 @@ TEST_F(HttpsTest, ClosesAPlainHttpClientAndKeepsServingOthers) {
 
 TEST_F(HttpsTest, ClosesAStalledHandshakeAfterTheTimeout) {
   ASSERT_NO_FATAL_FAILURE(Start({.handshake_timeout = std::chrono::seconds(1)}));
-  RawSocket stalled(server_->port());
-  ASSERT_TRUE(stalled.connected());
-  stalled.Send(kStalledClientHello);
-  const auto seconds = stalled.SecondsUntilClosed(std::chrono::seconds(10));
-  ASSERT_TRUE(seconds.has_value()) << "still open after 10 s";
-  EXPECT_GE(*seconds, 0.9);
+  ASSERT_NO_FATAL_FAILURE(ExpectStalledHandshakeClosedAfterOneSecond(server_->port()));
   EXPECT_TRUE(HandshakeFailuresReach(1));
 }
 
@@ -495,12 +501,7 @@ TEST_F(BinaryTlsTest, ClosesAPlainClientAndKeepsServingOthers) {
 TEST_F(BinaryTlsTest, ClosesAStalledHandshakeAfterTheTimeout) {
   ASSERT_NO_FATAL_FAILURE(Restart(
       {.hello_timeout = std::chrono::seconds(60), .handshake_timeout = std::chrono::seconds(1)}));
-  RawSocket stalled(server_->port());
-  ASSERT_TRUE(stalled.connected());
-  stalled.Send(kStalledClientHello);
-  const auto seconds = stalled.SecondsUntilClosed(std::chrono::seconds(10));
-  ASSERT_TRUE(seconds.has_value()) << "still open after 10 s";
-  EXPECT_GE(*seconds, 0.9);
+  ASSERT_NO_FATAL_FAILURE(ExpectStalledHandshakeClosedAfterOneSecond(server_->port()));
   EXPECT_TRUE(HandshakeFailuresReach(1));
 
   // A silent peer (not even a ClientHello) is bounded the same way.
