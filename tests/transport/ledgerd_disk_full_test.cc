@@ -2,7 +2,8 @@
 // FAILS, never skips, when it cannot mount). Writes until commands answer 503 disk_full, frees
 // space, and checks that ledgerd accepts commands again by itself, that every acknowledged
 // command is in the log and identical, that the projections caught up, and that
-// `ledger-replay verify` passes after a clean stop.
+// `ledger-replay verify` passes after a clean stop. And a disk that is already full when ledgerd
+// starts: it refuses to start with the reason, and starts with everything once space returns.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -11,8 +12,10 @@
 #include <rapidjson/document.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -268,6 +271,81 @@ TEST(LedgerdDiskFullTest, RefusesWith503DiskFullLosesNothingAndResumesByItself) 
   std::string text;
   for (const auto& line : report) text += line + "\n";
   EXPECT_EQ(verified, 0) << text << verify.Stderr();
+}
+
+
+// Fills the filesystem holding `path` to the last block: a file written until ENOSPC.
+void FillTheDisk(const std::string& path) {
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  ASSERT_NE(file, nullptr) << path << ": " << std::strerror(errno);
+  std::setvbuf(file, nullptr, _IONBF, 0);
+  const std::string block(4096, 'f');
+  while (std::fwrite(block.data(), 1, block.size(), file) == block.size()) {
+  }
+  std::fclose(file);
+}
+
+TEST(LedgerdDiskFullTest, RefusesToStartOnAFullDiskAndStartsOnceSpaceReturns) {
+  ::ledger::testing::TempDir dir;
+  TmpfsMount mount(dir.Sub("mnt"), "64m");
+  ASSERT_TRUE(mount.mounted()) << mount.error();
+  const std::string data = dir.Sub("mnt") + "/data";
+
+  // Some acknowledged commands, then a clean stop.
+  std::vector<Acked> acked;
+  std::optional<Process> ledgerd;
+  std::uint16_t port = StartLedgerd(ledgerd, data);
+  ASSERT_NE(port, 0) << "ledgerd did not start; stderr: " << ledgerd->Stderr();
+  const std::string token = AdminToken(data + "/tokens");
+  {
+    auto client = HttpClient::Connect("127.0.0.1", port);
+    ASSERT_TRUE(client.has_value());
+    for (int i = 0; i < 20; ++i) {
+      const std::string key = "before-" + std::to_string(i);
+      const std::string body = CreditBody(0, i + 1, key);
+      auto response = (*client)->Send("POST", "/v1/assets/changes", body, token,
+                                      {{"Idempotency-Key", key}});
+      ASSERT_TRUE(response.has_value());
+      ASSERT_EQ(response->result_int(), 201u) << response->body();
+      rapidjson::Document json;
+      json.Parse(response->body().c_str());
+      acked.push_back({key, body, json["position"].GetUint64(), i + 1});
+    }
+  }
+  ledgerd->Signal(SIGTERM);
+  ASSERT_EQ(ledgerd->Wait(std::chrono::seconds(30)), 0) << ledgerd->Stderr();
+
+  // Not one block free: opening the store needs to write, so ledgerd exits 1 with the reason.
+  const std::string filler = dir.Sub("mnt") + "/filler";
+  ASSERT_NO_FATAL_FAILURE(FillTheDisk(filler));
+  ASSERT_LT(mount.FreeBytes(), 4096u);
+  Process refused({kLedgerdPath, "--data", data, "--listen", "127.0.0.1:0"});
+  EXPECT_EQ(refused.Wait(std::chrono::seconds(30)), 1) << refused.Stderr();
+  EXPECT_NE(refused.Stderr().find("cannot open the store"), std::string::npos)
+      << refused.Stderr();
+  EXPECT_NE(refused.Stderr().find("No space left on device"), std::string::npos)
+      << refused.Stderr();
+  EXPECT_NE(refused.Stderr().find("(disk_full)"), std::string::npos) << refused.Stderr();
+
+  // Space returns: ledgerd starts, every acknowledged command is there and identical, and new
+  // commands are accepted.
+  ASSERT_EQ(std::remove(filler.c_str()), 0);
+  port = StartLedgerd(ledgerd, data);
+  ASSERT_NE(port, 0) << "ledgerd did not start once space returned; stderr: "
+                     << ledgerd->Stderr();
+  auto client = HttpClient::Connect("127.0.0.1", port);
+  ASSERT_TRUE(client.has_value());
+  for (const Acked& command : acked) {
+    ASSERT_NO_FATAL_FAILURE(testing::ExpectAckedCommandIntact(**client, command, token));
+  }
+  auto after = (*client)->Send("POST", "/v1/assets/changes", CreditBody(0, 5, "after"), token,
+                               {{"Idempotency-Key", "after"}});
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->result_int(), 201u) << after->body();
+  ledgerd->Signal(SIGTERM);
+  EXPECT_EQ(ledgerd->Wait(std::chrono::seconds(30)), 0) << ledgerd->Stderr();
+  Process verify({kLedgerReplayPath, "verify", "--data", data});
+  EXPECT_EQ(verify.Wait(std::chrono::seconds(60)), 0) << verify.Stderr();
 }
 
 }  // namespace
