@@ -57,8 +57,8 @@ for target in "${targets[@]}"; do
   status=0
   "$binary" "${limit[@]}" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$findings/" "$corpus" "tests/fuzz/corpus/$target" >"$log" 2>&1 || status=$?
-  executions=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | awk '{print $2}' | tail -1)
-  rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | awk '{print $2}' | tail -1)
+  executions=$(grep -o 'stat::number_of_executed_units:[[:space:]]*[0-9]*' "$log" | awk '{print $2}' | tail -1)
+  rate=$(grep -o 'stat::average_exec_per_sec:[[:space:]]*[0-9]*' "$log" | awk '{print $2}' | tail -1)
   echo "fuzz $target: exit $status, ${executions:-?} executions, ${rate:-?} exec/s, corpus $(ls "$corpus" | wc -l) inputs"
   if [[ $status -ne 0 ]]; then
     failed=1

@@ -1,9 +1,14 @@
 // Shared pieces of the DSL parser: Elasticsearch error types, field lookup, dates, and the
 // bounded JSON parse of a search body.
+#include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <string_view>
 #include <utility>
 
 #include "ledger/limits.h"
@@ -186,9 +191,59 @@ Result<DateBounds> ParseDate(std::string_view text) {
 
 namespace {
 
+// Numbers reach ZeroSafeNumbers as text, which converts them with full precision (a `_score`
+// in search_after must read back as the very double that was written).
 constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseValidateEncodingFlag |
-                                 rapidjson::kParseFullPrecisionFlag;
+                                 rapidjson::kParseNumbersAsStringsFlag;
+
+// Builds the document as rapidjson::Document::Parse<kParseFullPrecisionFlag> would, except for
+// one case: RapidJSON 1.1.0's full-precision strtod has undefined behaviour (clz of 0, then a
+// shift by an arbitrary amount) for a number whose digits are all zeros and whose exponent is
+// below -22, like 0.00000000000000000000000 or 0e-30, and can return garbage for it (found by
+// the search_dsl fuzzer; fixed upstream after 1.1.0). Here such a number is exactly zero.
+class ZeroSafeNumbers {
+ public:
+  using Ch = char;
+  explicit ZeroSafeNumbers(rapidjson::Document* target) : target_(target) {}
+
+  bool RawNumber(const char* text, rapidjson::SizeType length, bool /*copy*/) {
+    const std::string_view number(text, length);
+    const std::string_view mantissa = number.substr(0, number.find_first_of("eE"));
+    if (mantissa.find_first_not_of("-0.") == std::string_view::npos) {
+      // RapidJSON's types: an integer zero is Uint (Int if negative), any other zero a double.
+      const bool negative = number.front() == '-';
+      if (mantissa.size() == number.size() && mantissa.find('.') == std::string_view::npos) {
+        return negative ? target_->Int(0) : target_->Uint(0);
+      }
+      return target_->Double(negative ? -0.0 : 0.0);
+    }
+    // The outer parse checked the syntax; converting the number alone cannot fail.
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream stream(text, length);
+    return !reader.Parse<rapidjson::kParseFullPrecisionFlag>(stream, *target_).IsError();
+  }
+  bool Null() { return target_->Null(); }
+  bool Bool(bool value) { return target_->Bool(value); }
+  bool Int(int value) { return target_->Int(value); }
+  bool Uint(unsigned value) { return target_->Uint(value); }
+  bool Int64(std::int64_t value) { return target_->Int64(value); }
+  bool Uint64(std::uint64_t value) { return target_->Uint64(value); }
+  bool Double(double value) { return target_->Double(value); }
+  bool String(const char* text, rapidjson::SizeType length, bool copy) {
+    return target_->String(text, length, copy);
+  }
+  bool StartObject() { return target_->StartObject(); }
+  bool Key(const char* text, rapidjson::SizeType length, bool copy) {
+    return target_->Key(text, length, copy);
+  }
+  bool EndObject(rapidjson::SizeType members) { return target_->EndObject(members); }
+  bool StartArray() { return target_->StartArray(); }
+  bool EndArray(rapidjson::SizeType elements) { return target_->EndArray(elements); }
+
+ private:
+  rapidjson::Document* target_;
+};
 
 std::optional<std::string_view> DuplicateKey(const rapidjson::Value& object) {
   std::vector<std::string_view> names;
@@ -241,11 +296,20 @@ Result<rapidjson::Document> ParseSearchJson(std::string_view body) {
     document.SetObject();
     return document;
   }
-  document.Parse<kParseFlags>(body.data(), body.size());
-  if (document.HasParseError()) {
+  rapidjson::ParseResult parsed;
+  auto generate = [&](rapidjson::Document& target) {
+    ZeroSafeNumbers handler(&target);
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream memory(body.data(), body.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(memory);
+    parsed = reader.Parse<kParseFlags>(stream, handler);
+    return !parsed.IsError();
+  };
+  document.Populate(generate);
+  if (parsed.IsError()) {
     return std::unexpected(internal::XContentError(
-        "Failed to parse the request body at offset " + std::to_string(document.GetErrorOffset()) +
-        ": " + rapidjson::GetParseError_En(document.GetParseError())));
+        "Failed to parse the request body at offset " + std::to_string(parsed.Offset()) + ": " +
+        rapidjson::GetParseError_En(parsed.Code())));
   }
   if (auto status = CheckStructure(document); !status) return std::unexpected(status.error());
   return document;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 #include <string>
 
@@ -266,6 +267,49 @@ TEST(SearchDslTest, SearchAfterIsTypedBySortKeys) {
             std::string::npos);
   EXPECT_NE(Refused(R"({"sort":["merchant"],"search_after":[3]})").message.find("[merchant]"),
             std::string::npos);
+}
+
+// Numbers keep RapidJSON's types and full precision, and a zero is zero whatever its exponent:
+// RapidJSON 1.1.0's full-precision strtod has undefined behaviour for all-zero digits with an
+// exponent below -22 (found by the search_dsl fuzzer).
+TEST(SearchDslTest, NumbersKeepTheirTypesAndFullPrecisionAndZerosAreZero) {
+  auto number = [](const std::string& text) {
+    auto document = ParseSearchJson(R"({"n":)" + text + "}");
+    EXPECT_TRUE(document.has_value()) << text;
+    rapidjson::Document copy;
+    if (document) copy.CopyFrom((*document)["n"], copy.GetAllocator());
+    return copy;
+  };
+  for (const char* zero : {"0.0", "0.000000000000000000000000000000", "0e-30", "0.0E-400",
+                           "0.00000000000000000000000000000000000000000000000000e+5"}) {
+    const auto value = number(zero);
+    ASSERT_TRUE(value.IsDouble()) << zero;
+    EXPECT_EQ(value.GetDouble(), 0.0) << zero;
+    EXPECT_FALSE(std::signbit(value.GetDouble())) << zero;
+  }
+  const auto negative_zero = number("-0.00000000000000000000000000000e-7");
+  ASSERT_TRUE(negative_zero.IsDouble());
+  EXPECT_EQ(negative_zero.GetDouble(), 0.0);
+  EXPECT_TRUE(std::signbit(negative_zero.GetDouble()));
+  EXPECT_TRUE(number("0").IsUint());
+  EXPECT_TRUE(number("-0").IsInt());
+  EXPECT_EQ(number("-0").GetInt(), 0);
+  EXPECT_EQ(number("-5").GetInt(), -5);
+  EXPECT_EQ(number("4294967296").GetInt64(), 4294967296);
+  EXPECT_EQ(number("18446744073709551615").GetUint64(), 18446744073709551615u);
+  EXPECT_TRUE(number("18446744073709551616").IsDouble());
+  // The shortest text of a double reads back as that very double (search_after's _score).
+  EXPECT_EQ(number("0.30000000000000004").GetDouble(), 0.1 + 0.2);
+  EXPECT_EQ(number("2.2250738585072014e-308").GetDouble(), std::numeric_limits<double>::min());
+  EXPECT_EQ(number("1.7976931348623157e308").GetDouble(), std::numeric_limits<double>::max());
+  EXPECT_EQ(number("4.9406564584124654e-324").GetDouble(),
+            std::numeric_limits<double>::denorm_min());
+  EXPECT_EQ(number("0.1").GetDouble(), 0.1);
+  // Syntax errors still carry their offset.
+  auto refused = ParseSearchJson(R"({"n":01})");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("at offset"), std::string::npos)
+      << refused.error().message;
 }
 
 TEST(SearchDslTest, TrackTotalHitsAndUrlParams) {
