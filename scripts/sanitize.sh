@@ -35,7 +35,7 @@ case "$mode" in
     # the HTTP and binary servers under concurrent clients, the NATS publisher and replica.
     cmake --build "$build_dir" --parallel "$jobs" --target commands_test projections_test \
       transport_test ledgerd ledger-tail
-    export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4"
+    export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 history_size=4 suppressions=$PWD/tests/sanitizers/tsan.supp"
     ctest --test-dir "$build_dir" --output-on-failure --timeout 900 -j "$jobs" \
       -R 'Sequencer|ProjectionRunner|Concurrency|Concurrent|BinaryProtocol|Overload|NatsPublisher|NatsReplica|Restart'
     ;;

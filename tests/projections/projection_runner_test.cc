@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <random>
 
@@ -118,7 +119,7 @@ TEST_F(ProjectionRunnerTest, CrashBetweenApplyAndWriteNeitherLosesNorDoubleAppli
   const std::uint64_t head = store_->HeadPosition();
   ASSERT_GT(head, 25u);
   AccountsProjection projection;
-  int batches = 0;
+  std::atomic<int> batches{0};  // counted by the worker, watched by this thread
   {
     auto crashing = MakeRunner(
         projection,
