@@ -36,8 +36,13 @@ void WalkFrame(wire::Frame::Reader frame, const Client& client) {
       break;
     }
     case wire::Frame::BATCH: {
+      // The server decodes up to kBinaryBatchCommandsMax (8,192) commands of a batch, each the
+      // same way: the first kCommandsPerInput are enough for the fuzzer to reach every path,
+      // and a list of 8,192 empty structs costs only a few bytes of input but 8,192 error
+      // messages, which made this target 10 times slower than the others.
+      constexpr std::size_t kCommandsPerInput = 64;
       auto commands = frame.getBatch().getCommands();
-      const std::size_t count = std::min<std::size_t>(commands.size(), kBinaryBatchCommandsMax);
+      const std::size_t count = std::min<std::size_t>(commands.size(), kCommandsPerInput);
       for (std::size_t i = 0; i < count; ++i) {
         auto command = DecodeWireCommand(commands[i], i, client);
         if (!command) {
