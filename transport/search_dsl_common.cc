@@ -6,8 +6,12 @@
 #include <rapidjson/reader.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -191,37 +195,85 @@ Result<DateBounds> ParseDate(std::string_view text) {
 
 namespace {
 
-// Numbers reach ZeroSafeNumbers as text, which converts them with full precision (a `_score`
-// in search_after must read back as the very double that was written).
+// Numbers reach ExactNumbers as text, which converts them itself.
 constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
                                  rapidjson::kParseValidateEncodingFlag |
                                  rapidjson::kParseNumbersAsStringsFlag;
 
-// Builds the document as rapidjson::Document::Parse<kParseFullPrecisionFlag> would, except for
-// one case: RapidJSON 1.1.0's full-precision strtod has undefined behaviour (clz of 0, then a
-// shift by an arbitrary amount) for a number whose digits are all zeros and whose exponent is
-// below -22, like 0.00000000000000000000000 or 0e-30, and can return garbage for it (found by
-// the search_dsl fuzzer; fixed upstream after 1.1.0). Here such a number is exactly zero.
-class ZeroSafeNumbers {
+// Whether a JSON number's magnitude is below one: tells an underflow from an overflow.
+bool BelowOne(std::string_view number) {
+  long exponent = 0;
+  const std::size_t e = number.find_first_of("eE");
+  if (e != std::string_view::npos) {
+    std::string_view text = number.substr(e + 1);
+    if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), exponent);
+    if (error == std::errc::result_out_of_range) {
+      exponent = text.front() == '-' ? std::numeric_limits<long>::min() / 2
+                                     : std::numeric_limits<long>::max() / 2;
+    }
+  }
+  std::string_view mantissa = number.substr(0, e);
+  if (!mantissa.empty() && mantissa.front() == '-') mantissa.remove_prefix(1);
+  const std::size_t point = mantissa.find('.');
+  const std::string_view integer = mantissa.substr(0, point);
+  const std::size_t first = integer.find_first_not_of('0');
+  if (first != std::string_view::npos) {
+    return exponent + static_cast<long>(integer.size() - first) <= 0;
+  }
+  const std::string_view fraction =
+      point == std::string_view::npos ? std::string_view() : mantissa.substr(point + 1);
+  const std::size_t nonzero = fraction.find_first_not_of('0');
+  return nonzero == std::string_view::npos || exponent - static_cast<long>(nonzero) <= 0;
+}
+
+// Builds the document as rapidjson::Document::Parse<kParseFullPrecisionFlag> would, with the
+// same types (Int, Uint, Int64, Uint64, else double), but converts numbers with
+// std::from_chars, which is exact for every input. RapidJSON 1.1.0's full-precision strtod has
+// undefined behaviour on extreme inputs, found by the search_dsl fuzzer: clz(0) and a shift by
+// an arbitrary amount for 0e-30, a signed overflow for 0.(500 zeros)875; it can return garbage
+// for them (fixed upstream after 1.1.0). A number too small for a double is zero, as in
+// RapidJSON; one too large is refused (RapidJSON itself refuses most of them).
+class ExactNumbers {
  public:
   using Ch = char;
-  explicit ZeroSafeNumbers(rapidjson::Document* target) : target_(target) {}
+  explicit ExactNumbers(rapidjson::Document* target) : target_(target) {}
 
   bool RawNumber(const char* text, rapidjson::SizeType length, bool /*copy*/) {
     const std::string_view number(text, length);
-    const std::string_view mantissa = number.substr(0, number.find_first_of("eE"));
-    if (mantissa.find_first_not_of("-0.") == std::string_view::npos) {
-      // RapidJSON's types: an integer zero is Uint (Int if negative), any other zero a double.
-      const bool negative = number.front() == '-';
-      if (mantissa.size() == number.size() && mantissa.find('.') == std::string_view::npos) {
-        return negative ? target_->Int(0) : target_->Uint(0);
+    const char* end = text + length;
+    if (number.find_first_of(".eE") == std::string_view::npos) {
+      if (number.front() == '-') {
+        std::int64_t value = 0;
+        const auto [at, error] = std::from_chars(text, end, value);
+        if (error == std::errc() && at == end) {
+          return value >= std::numeric_limits<std::int32_t>::min()
+                     ? target_->Int(static_cast<int>(value))
+                     : target_->Int64(value);
+        }
+      } else {
+        std::uint64_t value = 0;
+        const auto [at, error] = std::from_chars(text, end, value);
+        if (error == std::errc() && at == end) {
+          return value <= std::numeric_limits<std::uint32_t>::max()
+                     ? target_->Uint(static_cast<unsigned>(value))
+                     : target_->Uint64(value);
+        }
       }
-      return target_->Double(negative ? -0.0 : 0.0);
+      // Beyond 64 bits: a double, as in RapidJSON.
     }
-    // The outer parse checked the syntax; converting the number alone cannot fail.
-    rapidjson::Reader reader;
-    rapidjson::MemoryStream stream(text, length);
-    return !reader.Parse<rapidjson::kParseFullPrecisionFlag>(stream, *target_).IsError();
+    double value = 0;
+    const auto [at, error] = std::from_chars(text, end, value);
+    if (error == std::errc::result_out_of_range) {
+      if (!BelowOne(number)) {
+        out_of_range_ = std::string(number.substr(0, 40)) + (number.size() > 40 ? "..." : "");
+        return false;
+      }
+      return target_->Double(number.front() == '-' ? -0.0 : 0.0);
+    }
+    // The outer parse checked the syntax, which from_chars accepts whole.
+    LEDGER_ASSERT(error == std::errc() && at == end);
+    return target_->Double(value);
   }
   bool Null() { return target_->Null(); }
   bool Bool(bool value) { return target_->Bool(value); }
@@ -241,8 +293,12 @@ class ZeroSafeNumbers {
   bool StartArray() { return target_->StartArray(); }
   bool EndArray(rapidjson::SizeType elements) { return target_->EndArray(elements); }
 
+  // The number that stopped the parse for being too large for a double, if one did.
+  [[nodiscard]] const std::optional<std::string>& out_of_range() const { return out_of_range_; }
+
  private:
   rapidjson::Document* target_;
+  std::optional<std::string> out_of_range_;
 };
 
 std::optional<std::string_view> DuplicateKey(const rapidjson::Value& object) {
@@ -297,8 +353,8 @@ Result<rapidjson::Document> ParseSearchJson(std::string_view body) {
     return document;
   }
   rapidjson::ParseResult parsed;
-  auto generate = [&](rapidjson::Document& target) {
-    ZeroSafeNumbers handler(&target);
+  ExactNumbers handler(&document);
+  auto generate = [&](rapidjson::Document&) {
     rapidjson::Reader reader;
     rapidjson::MemoryStream memory(body.data(), body.size());
     rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream(memory);
@@ -307,9 +363,13 @@ Result<rapidjson::Document> ParseSearchJson(std::string_view body) {
   };
   document.Populate(generate);
   if (parsed.IsError()) {
-    return std::unexpected(internal::XContentError(
-        "Failed to parse the request body at offset " + std::to_string(parsed.Offset()) + ": " +
-        rapidjson::GetParseError_En(parsed.Code())));
+    const std::string reason = handler.out_of_range()
+                                   ? "number " + *handler.out_of_range() +
+                                         " is out of the range of a double"
+                                   : rapidjson::GetParseError_En(parsed.Code());
+    return std::unexpected(internal::XContentError("Failed to parse the request body at offset " +
+                                                   std::to_string(parsed.Offset()) + ": " +
+                                                   reason));
   }
   if (auto status = CheckStructure(document); !status) return std::unexpected(status.error());
   return document;
