@@ -111,6 +111,25 @@ double MetricValue(const std::string& page, const std::string& name) {
   return std::stod(page.substr(at + prefix.size()));
 }
 
+// The acknowledged command of a 201 answer to `body`.
+Acked AckedFrom(const std::string& key, const std::string& body, std::int64_t amount,
+                const std::string& response) {
+  rapidjson::Document json;
+  json.Parse(response.c_str());
+  return Acked{key, body, json["position"].GetUint64(), amount};
+}
+
+// Stops ledgerd with SIGTERM (it must exit 0), then `ledger-replay verify` must pass.
+void ExpectCleanStopAndVerify(Process& ledgerd, const std::string& data) {
+  ledgerd.Signal(SIGTERM);
+  EXPECT_EQ(ledgerd.Wait(std::chrono::seconds(30)), 0) << ledgerd.Stderr();
+  Process verify({kLedgerReplayPath, "verify", "--data", data});
+  const auto verified = verify.Wait(std::chrono::seconds(60));
+  std::string report;
+  for (const auto& line : verify.ReadAllLines(std::chrono::seconds(1))) report += line + "\n";
+  EXPECT_EQ(verified, 0) << report << verify.Stderr();
+}
+
 constexpr int kWriters = 4;
 
 TEST(LedgerdDiskFullTest, RefusesWith503DiskFullLosesNothingAndResumesByItself) {
@@ -160,9 +179,7 @@ TEST(LedgerdDiskFullTest, RefusesWith503DiskFullLosesNothingAndResumesByItself) 
           return;
         }
         if (response->result_int() == 201) {
-          rapidjson::Document json;
-          json.Parse(response->body().c_str());
-          acked[w].push_back({key, body, json["position"].GetUint64(), i + 1});
+          acked[w].push_back(AckedFrom(key, body, i + 1, response->body()));
           continue;
         }
         const bool disk_full = response->result_int() == 503 &&
@@ -223,9 +240,7 @@ TEST(LedgerdDiskFullTest, RefusesWith503DiskFullLosesNothingAndResumesByItself) 
                                     {{"Idempotency-Key", key}});
     ASSERT_TRUE(response.has_value());
     if (response->result_int() == 201) {
-      rapidjson::Document json;
-      json.Parse(response->body().c_str());
-      after = Acked{key, body, json["position"].GetUint64(), 7};
+      after = AckedFrom(key, body, 7, response->body());
       break;
     }
     ASSERT_EQ(response->result_int(), 503u) << response->body();
@@ -263,16 +278,8 @@ TEST(LedgerdDiskFullTest, RefusesWith503DiskFullLosesNothingAndResumesByItself) 
         << "user:" << w << " expected " << balance << ": " << account->body();
   }
 
-  ledgerd->Signal(SIGTERM);
-  EXPECT_EQ(ledgerd->Wait(std::chrono::seconds(30)), 0) << ledgerd->Stderr();
-  Process verify({kLedgerReplayPath, "verify", "--data", data});
-  const auto verified = verify.Wait(std::chrono::seconds(60));
-  const std::vector<std::string> report = verify.ReadAllLines(std::chrono::seconds(1));
-  std::string text;
-  for (const auto& line : report) text += line + "\n";
-  EXPECT_EQ(verified, 0) << text << verify.Stderr();
+  ExpectCleanStopAndVerify(*ledgerd, data);
 }
-
 
 // Fills the filesystem holding `path` to the last block: a file written until ENOSPC.
 void FillTheDisk(const std::string& path) {
@@ -307,9 +314,7 @@ TEST(LedgerdDiskFullTest, RefusesToStartOnAFullDiskAndStartsOnceSpaceReturns) {
                                       {{"Idempotency-Key", key}});
       ASSERT_TRUE(response.has_value());
       ASSERT_EQ(response->result_int(), 201u) << response->body();
-      rapidjson::Document json;
-      json.Parse(response->body().c_str());
-      acked.push_back({key, body, json["position"].GetUint64(), i + 1});
+      acked.push_back(AckedFrom(key, body, i + 1, response->body()));
     }
   }
   ledgerd->Signal(SIGTERM);
@@ -342,10 +347,7 @@ TEST(LedgerdDiskFullTest, RefusesToStartOnAFullDiskAndStartsOnceSpaceReturns) {
                                {{"Idempotency-Key", "after"}});
   ASSERT_TRUE(after.has_value());
   EXPECT_EQ(after->result_int(), 201u) << after->body();
-  ledgerd->Signal(SIGTERM);
-  EXPECT_EQ(ledgerd->Wait(std::chrono::seconds(30)), 0) << ledgerd->Stderr();
-  Process verify({kLedgerReplayPath, "verify", "--data", data});
-  EXPECT_EQ(verify.Wait(std::chrono::seconds(60)), 0) << verify.Stderr();
+  ExpectCleanStopAndVerify(*ledgerd, data);
 }
 
 }  // namespace
